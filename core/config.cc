@@ -1,0 +1,2 @@
+// Placeholder until the config parser lands.
+#include "core/config.h"

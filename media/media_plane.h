@@ -1,0 +1,71 @@
+// MediaPlane: the one narrow interface through which signaling drives media (DESIGN: create an
+// endpoint, set its remote, put it in a bridge, take it out), so the controller can be tested
+// against a fake.
+//
+// Threading: every method is called on the signaling thread and returns at once; the work runs
+// on the media worker that owns the call's bridge. Events come back through MediaEvents, also
+// on the signaling thread (posted there by the worker).
+//
+// Model: one call = one bridge. A leg is created in its call's bridge but silent and deaf until
+// Connect(): connected legs hear the mix of all other connected legs (mix-minus) plus the hold
+// tone when it is on. From its first Connect() on, a leg is sent one continuous RTP stream (one
+// SSRC, sequence +1, timestamp +160 per 20 ms; DESIGN invariant 2) until DestroyLeg(), also
+// while it is the only party left (then it hears silence or the hold tone).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/ids.h"
+#include "core/result.h"
+
+namespace anchord::media {
+
+enum class Codec : uint8_t { kPcmu, kPcma };
+
+struct LocalMedia {
+  std::string address;  // numeric IPv4, as configured in media.address
+  uint16_t rtp_port = 0;  // even; RTCP is rtp_port + 1
+};
+
+struct RemoteMedia {
+  std::string address;  // numeric IPv4
+  uint16_t rtp_port = 0;
+  Codec codec = Codec::kPcmu;
+  uint8_t payload_type = 0;  // as negotiated in SDP
+};
+
+// Events from the media plane, delivered on the signaling thread.
+class MediaEvents {
+ public:
+  virtual ~MediaEvents() = default;
+  // No RTP from `leg` for the timeout given to WatchSilence(). Reported once per silence.
+  virtual void OnLegSilent(CallId call, LegId leg) = 0;
+  // After MarkGap(listener): the listener hears a party that connected after the mark; `gap_ms`
+  // is the longest stretch since the listener last heard a party or the hold tone, up to now.
+  virtual void OnGapMeasured(CallId call, LegId listener, uint32_t gap_ms) = 0;
+};
+
+class MediaPlane {
+ public:
+  virtual ~MediaPlane() = default;
+
+  // Binds an RTP/RTCP port pair for a new leg of `call` now (so its SDP can be written at once).
+  virtual Result<LocalMedia> CreateLeg(CallId call, LegId leg) = 0;
+  // Where to send and what to send/receive. May be called again (re-INVITE, re-point).
+  virtual void SetRemote(LegId leg, const RemoteMedia& remote) = 0;
+  // Joins the bridge: the leg hears the others and is heard by them.
+  virtual void Connect(LegId leg) = 0;
+  // Leaves the bridge but keeps the port and the outgoing stream's state.
+  virtual void Disconnect(LegId leg) = 0;
+  // Plays the hold tone into this leg's output (mixed with whatever else it hears).
+  virtual void SetHoldTone(LegId leg, bool on) = 0;
+  // Reports OnLegSilent when no RTP arrives from `leg` for `timeout_ms` (0 = stop watching).
+  virtual void WatchSilence(LegId leg, uint32_t timeout_ms) = 0;
+  // Starts a failover gap measurement for what `listener` hears (see MediaEvents).
+  virtual void MarkGap(LegId listener) = 0;
+  // Closes the leg's sockets and frees its state. The bridge goes with its last leg.
+  virtual void DestroyLeg(LegId leg) = 0;
+};
+
+}  // namespace anchord::media

@@ -1,0 +1,1 @@
+#include "mixer/mix.h"
