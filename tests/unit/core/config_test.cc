@@ -133,6 +133,23 @@ location = "reference"
   EXPECT_EQ(c.positions[0].location, LocationMode::kReference);
 }
 
+TEST(ConfigTest, InlinePositionsAndMutualStandby) {
+  Config c = MustParse(
+      "positions = [\n"
+      "  {name = \"a\", uri = \"sip:a@10.0.0.1:5062\", standby = \"b\", location = "
+      "\"multipart\"},\n"
+      "  {name = \"b\", uri = \"sip:b@10.0.0.2\", standby = \"a\"},\n"
+      "]\n");
+  ASSERT_EQ(c.positions.size(), 2u);
+  EXPECT_EQ(c.positions[0].standby, "b");
+  EXPECT_EQ(c.positions[0].location, LocationMode::kMultipart);
+  EXPECT_EQ(c.positions[1].uri, "sip:b@10.0.0.2:5060");
+  EXPECT_EQ(c.positions[1].standby, "a");
+  EXPECT_THAT(ErrorsOf("positions = [{name = \"a\", uri = \"sip:a@10.0.0.1\", x = 1}, 3]\n"),
+              ElementsAre("t.toml:1: positions[0].x: unknown key",
+                          "t.toml:1: positions[1]: expected a table, got an integer"));
+}
+
 TEST(ConfigTest, UnknownTopLevelKeyAndTable) {
   EXPECT_THAT(ErrorsOf("colour = 1\n\n[extras]\nx = 1\n"),
               ElementsAre("t.toml:1: colour: unknown key", "t.toml:3: extras: unknown table"));
