@@ -848,3 +848,86 @@ def udp_send(port, data, src=None):
         s.sendto(data, (LOCAL, port))
     finally:
         s.close()
+
+
+# ---------------------------------------------------------------------------
+# Building blocks shared by the test scripts
+
+
+def ensure_tones(env, caller_hz=1000, position_hz=600):
+    """caller_tone.pcmu / position_tone.pcmu in the work dir (sipp's cwd): the sipp
+    scenarios name them literally (sipp does not expand variables in rtp_stream)."""
+    for name, hz in (("caller_tone.pcmu", caller_hz), ("position_tone.pcmu", position_hz)):
+        dst = env.path(name)
+        if not os.path.exists(dst):
+            shutil.copy(env.tone_file(hz), dst)
+
+
+def caller(env, name, scenario, anchord_port, local_port, media_port, duration_ms=3000,
+           timeout_s=30):
+    ensure_tones(env)
+    return sipp(env, name, scenario, remote_port=anchord_port, local_port=local_port,
+                media_port=media_port, timeout_s=timeout_s,
+                extra=["-m", "1", "-d", str(duration_ms)])
+
+
+def position_sipp(env, name, scenario, port, media_port, duration_ms=3000, timeout_s=40):
+    """A sipp call-taker position (UAS); the scenario stops sipp after its one call."""
+    ensure_tones(env)
+    return sipp(env, name, scenario, local_port=port, media_port=media_port,
+                timeout_s=timeout_s, extra=["-s", name, "-d", str(duration_ms)])
+
+
+def answered_options(capture, anchord_port, pos_port):
+    n = 0
+    for p in capture.get(anchord_port):
+        if p.sport == pos_port and p.payload.startswith(b"SIP/2.0 200") and \
+                re.search(rb"(?im)^CSeq:\s*\d+\s+OPTIONS", p.payload):
+            n += 1
+    return n
+
+
+def wait_position_up(anchord, capture, anchord_port, pos_port, name, timeout=5):
+    """A position is usable once anchord logged it up, or (if that log line is not
+    there) once two of anchord's OPTIONS heartbeats have been answered 200 on the wire."""
+    def up():
+        if not anchord.proc.alive():
+            raise TestFailure("anchord died while waiting for positions to come up")
+        return anchord.find_log(rf"position up\b.*POSITION={re.escape(name)}\b") or \
+            answered_options(capture, anchord_port, pos_port) >= 2
+    wait_until(up, timeout, what=f"position {name} up (heartbeat answered)")
+    log(f"position {name} is up")
+
+
+def wait_hearing(capture, dport, freq, seconds, timeout, proc_alive=None):
+    """Waits until `seconds` worth of 20 ms windows with `freq` have arrived at dport."""
+    need = int(seconds / 0.020)
+
+    def heard():
+        if proc_alive and not proc_alive():
+            raise TestFailure("a process died while waiting for audio")
+        pk = rtp_stream(capture, dport)[-need * 2:]
+        return sum(1 for w in rtp_tone_windows(pk, [freq]) if freq in w.tones) >= need
+    wait_until(heard, timeout, interval=0.1, what=f"{seconds}s of {freq} Hz at port {dport}")
+
+
+def sip_messages_to(capture, dport):
+    return [p for p in capture.get(dport) if p.payload[:3] not in (b"\r\n\r", b"\r\n")
+            and len(p.payload) > 4]
+
+
+def is_request(payload):
+    return not payload.startswith(b"SIP/2.0")
+
+
+def method_of(payload):
+    return payload.split(b" ", 1)[0].decode("ascii", "replace")
+
+
+def cseq_method(payload):
+    m = re.search(rb"(?im)^CSeq:\s*\d+\s+(\w+)", payload)
+    return m.group(1).decode() if m else None
+
+
+def print_anchord_tail(anchord, n=25):
+    log("--- last anchord stderr lines:\n" + anchord.tail(n))
