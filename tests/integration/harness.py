@@ -58,6 +58,22 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
 # Processes and the test environment
 
 
+_libc = None
+
+
+def _die_with_parent():
+    """preexec_fn: SIGKILL the child if the test process dies (even by SIGKILL from a
+    ctest TIMEOUT), so no peer or daemon outlives its test."""
+    global _libc
+    try:
+        import ctypes
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 class Proc:
     def __init__(self, name, argv, cwd, env=None, stdout_path=None, stderr_path=None,
                  stderr_pipe=False):
@@ -70,7 +86,8 @@ class Proc:
         self.p = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
             stderr=subprocess.PIPE if stderr_pipe else self._err,
-            start_new_session=True)  # own process group: killpg in cleanup
+            start_new_session=True,  # own process group: killpg in cleanup
+            preexec_fn=_die_with_parent)
         self.pid = self.p.pid
 
     def alive(self):
@@ -183,6 +200,11 @@ def main(test_fn, name):
     args = ap.parse_args()
     env = Env(name, os.path.abspath(args.anchord), keep=args.keep)
     log(f"test {name}: work dir {env.dir}")
+
+    def on_term(signum, _frame):
+        raise TestFailure(f"terminated by signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     ok = False
     try:
         test_fn(env)
