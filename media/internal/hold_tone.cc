@@ -1,0 +1,58 @@
+// Algorithm: spandsp's tone generator (a DDS oscillator) with one 440 Hz component at -13 dBm0.
+// spandsp tones are cadenced; a cadence of 1 s on / 0 s off, repeating, is a continuous tone
+// whose oscillator phase runs on across the segment boundary (the unit test checks every
+// frame for 3 s).
+#include "media/internal/hold_tone.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <spandsp.h>
+
+namespace anchord::media::internal {
+namespace {
+constexpr int kSegmentMs = 1000;
+constexpr size_t kChunk = 160;
+}  // namespace
+
+HoldTone::HoldTone() {
+  descriptor_ = tone_gen_descriptor_init(nullptr, kHoldToneHz, kHoldToneDbm0, 0, 0, kSegmentMs, 0,
+                                         0, 0, true);
+  if (descriptor_ == nullptr) std::abort();  // allocation failure only
+  state_ = tone_gen_init(nullptr, descriptor_);
+  if (state_ == nullptr) std::abort();
+}
+
+HoldTone::~HoldTone() {
+  tone_gen_free(state_);
+  tone_gen_descriptor_free(descriptor_);
+}
+
+void HoldTone::Generate(int16_t* pcm, size_t n) {
+  size_t done = 0;
+  // tone_gen() stops early at a segment boundary; loop until the frame is full.
+  while (done < n) {
+    int got = tone_gen(state_, pcm + done, static_cast<int>(n - done));
+    if (got <= 0) {
+      std::fill(pcm + done, pcm + n, int16_t{0});
+      return;
+    }
+    done += static_cast<size_t>(got);
+  }
+}
+
+void HoldTone::AddTo(int16_t* pcm, size_t n) {
+  int16_t tone[kChunk];
+  while (n > 0) {
+    size_t m = std::min(n, kChunk);
+    Generate(tone, m);
+    for (size_t i = 0; i < m; ++i) {
+      int32_t s = int32_t{pcm[i]} + tone[i];
+      pcm[i] = static_cast<int16_t>(std::clamp<int32_t>(s, INT16_MIN, INT16_MAX));
+    }
+    pcm += m;
+    n -= m;
+  }
+}
+
+}  // namespace anchord::media::internal

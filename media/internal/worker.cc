@@ -1,0 +1,166 @@
+#include "media/internal/worker.h"
+
+#include <string>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace anchord::media::internal {
+namespace {
+
+using core::Level;
+using core::Log;
+using core::Subsys;
+
+// A tick this late is counted; the tick itself still runs (it is only late, not lost).
+constexpr uint64_t kLateUs = 5'000;
+// Further behind than this (a stall: debugger, swap, SIGSTOP) the worker skips ahead on the
+// 20 ms grid instead of bursting the missed packets out back to back.
+constexpr uint64_t kMaxCatchUpTicks = 5;
+
+uint64_t Delta(const std::atomic<uint64_t>& now, std::atomic<uint64_t>& then) {
+  uint64_t n = now.load(std::memory_order_relaxed);
+  uint64_t d = n - then.load(std::memory_order_relaxed);
+  then.store(n, std::memory_order_relaxed);
+  return d;
+}
+
+}  // namespace
+
+Worker::Worker(uint32_t index, std::unique_ptr<core::EventLoop> loop, mixer::Kernels kernels,
+               core::EventLoop& signaling_loop, MediaEvents* events)
+    : index_(index),
+      loop_(std::move(loop)),
+      kernels_(kernels),
+      signaling_loop_(signaling_loop),
+      events_(events),
+      random_(std::random_device{}()) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Stop() {
+  if (!thread_.joinable()) return;
+  loop_->Exit(0);
+  thread_.join();
+}
+
+void Worker::Run() {
+  tick_timer_ = std::make_unique<core::Timer>(*loop_, [this] { OnTick(); });
+  deadline_us_ = core::MonotonicUs() + kTickUs;
+  tick_timer_->ArmAt(deadline_us_);
+  loop_->Run();
+  // oRTP sessions are destroyed on the thread that used them.
+  tick_timer_.reset();
+  leg_bridge_.clear();
+  bridges_.clear();
+}
+
+void Worker::OnTick() {
+  const uint64_t now = core::MonotonicUs();
+  uint32_t elapsed = 1;
+  if (now > deadline_us_ + kLateUs) Bump(counters_.ticks_late);
+  if (now > deadline_us_ + kMaxCatchUpTicks * kTickUs) {
+    uint64_t behind = (now - deadline_us_) / kTickUs;
+    deadline_us_ += behind * kTickUs;
+    elapsed += static_cast<uint32_t>(behind);
+    Bump(counters_.ticks_late, behind);
+  }
+  tick_ += elapsed;
+  for (auto& [call, bridge] : bridges_) bridge->Tick(tick_, elapsed, now);
+  ticks_.store(tick_, std::memory_order_release);
+  if (tick_ % 50 == 0) ReportOnceASecond();
+  deadline_us_ += kTickUs;  // absolute grid: never now + 20 ms
+  tick_timer_->ArmAt(deadline_us_);
+}
+
+// Invariant 4: the data path only counts; this summary (at most once a second, and only when
+// something went wrong) is where drops become visible in the journal.
+void Worker::ReportOnceASecond() {
+  uint64_t garbage = Delta(counters_.rtp_garbage, reported_.rtp_garbage);
+  uint64_t foreign = Delta(counters_.rtp_foreign_source, reported_.rtp_foreign_source);
+  uint64_t late = Delta(counters_.ticks_late, reported_.ticks_late);
+  uint64_t errors = Delta(counters_.send_errors, reported_.send_errors);
+  if (garbage + foreign + late + errors == 0) return;
+  Log(Level::kWarning, Subsys::kMedia, "media worker dropped or flagged packets in the last second",
+      {{"WORKER", std::to_string(index_)},
+       {"RTP_GARBAGE", std::to_string(garbage)},
+       {"RTP_FOREIGN_SOURCE", std::to_string(foreign)},
+       {"TICKS_LATE", std::to_string(late)},
+       {"SEND_ERRORS", std::to_string(errors)}});
+}
+
+Worker::Where Worker::Find(LegId leg) {
+  auto it = leg_bridge_.find(leg);
+  if (it == leg_bridge_.end()) return {nullptr, nullptr};
+  return {it->second, it->second->Find(leg)};
+}
+
+void Worker::AddLeg(CallId call, LegId leg, SocketPair sockets) {
+  auto& bridge = bridges_[call];
+  if (!bridge) bridge = std::make_unique<Bridge>(call, kernels_, counters_, *this);
+  auto rtp = std::make_unique<RtpLeg>(sockets.rtp_fd, sockets.rtcp_fd, counters_);
+  bridge->AddLeg(leg, std::move(rtp), static_cast<uint32_t>(random_()));
+  leg_bridge_[leg] = bridge.get();
+}
+
+void Worker::SetRemote(LegId leg, const RemoteMedia& remote) {
+  auto where = Find(leg);
+  if (where.leg == nullptr) return;
+  if (!where.leg->rtp->SetRemote(remote)) {
+    Log(Level::kError, Subsys::kMedia, "remote media rejected: not a numeric IPv4 address/PT",
+        {{"LEG", std::to_string(leg.value)}, {"PEER", remote.address}});
+  }
+}
+
+void Worker::Connect(LegId leg) {
+  auto where = Find(leg);
+  if (where.leg != nullptr) where.bridge->Connect(*where.leg, ++connect_seq_);
+}
+
+void Worker::Disconnect(LegId leg) {
+  auto where = Find(leg);
+  if (where.leg != nullptr) where.leg->connected = false;
+}
+
+void Worker::SetHoldTone(LegId leg, bool on) {
+  auto where = Find(leg);
+  if (where.leg == nullptr) return;
+  if (on && !where.leg->tone) where.leg->tone = std::make_unique<HoldTone>();
+  where.leg->hold = on;
+}
+
+void Worker::WatchSilence(LegId leg, uint32_t timeout_ms) {
+  auto where = Find(leg);
+  if (where.leg != nullptr) where.bridge->WatchSilence(*where.leg, timeout_ms, core::MonotonicUs());
+}
+
+void Worker::MarkGap(LegId leg) {
+  auto where = Find(leg);
+  if (where.leg != nullptr) where.leg->gap.Mark(tick_, connect_seq_);
+}
+
+void Worker::DestroyLeg(LegId leg) {
+  auto where = Find(leg);
+  if (where.bridge == nullptr) return;
+  where.bridge->RemoveLeg(leg);
+  leg_bridge_.erase(leg);
+  if (where.bridge->empty()) bridges_.erase(where.bridge->call());
+}
+
+void Worker::LegSilent(CallId call, LegId leg) {
+  if (events_ == nullptr) return;
+  signaling_loop_.Post([events = events_, call, leg] { events->OnLegSilent(call, leg); });
+}
+
+void Worker::GapMeasured(CallId call, LegId listener, uint32_t gap_ms) {
+  if (events_ == nullptr) return;
+  signaling_loop_.Post([events = events_, call, listener, gap_ms] {
+    events->OnGapMeasured(call, listener, gap_ms);
+  });
+}
+
+}  // namespace anchord::media::internal

@@ -1,0 +1,170 @@
+#include "media/media_service.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <limits>
+#include <mutex>
+
+#include <ortp/ortp.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "media/internal/port_allocator.h"
+#include "media/internal/worker.h"
+
+namespace anchord::media {
+namespace {
+
+using core::Level;
+using core::Log;
+using core::Subsys;
+
+// oRTP logs from inside the data path; at most this many of its lines per second reach the
+// journal, the rest are counted and dropped (invariant 4).
+constexpr uint32_t kOrtpLinesPerSecond = 10;
+
+void OrtpLogHandler(const char*, BctbxLogLevel level, const char* fmt, va_list args) {
+  static std::atomic<uint64_t> window_start_s{0};
+  static std::atomic<uint32_t> lines{0};
+  uint64_t now_s = core::MonotonicUs() / 1'000'000u;
+  if (window_start_s.exchange(now_s) != now_s) lines.store(0);
+  if (lines.fetch_add(1) >= kOrtpLinesPerSecond) return;
+  char text[256];
+  std::vsnprintf(text, sizeof text, fmt, args);
+  Level ours = level >= BCTBX_LOG_ERROR ? Level::kError : Level::kWarning;
+  Log(ours, Subsys::kMedia, text, {{"LIBRARY", "ortp"}});
+}
+
+// ortp_init() is process-wide and not thread-safe: once, before the first session.
+void InitOrtpOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ortp_init();
+    ortp_set_log_handler(&OrtpLogHandler);
+    // The jitter buffer logs per packet at MESSAGE level. The library's domain is "ortp";
+    // ORTP_LOG_DOMAIN would expand to "bctbx" in this translation unit.
+    bctbx_set_log_level("ortp", BCTBX_LOG_WARNING);
+  });
+}
+
+}  // namespace
+
+MediaService::MediaService(const MediaOptions& options, core::EventLoop& signaling_loop)
+    : options_(options), signaling_loop_(signaling_loop) {}
+
+MediaService::~MediaService() {
+  Stop();
+  // Workers that never started still own nothing of oRTP (their posted work never ran).
+}
+
+Result<std::unique_ptr<MediaService>> MediaService::Create(const MediaOptions& options,
+                                                           core::EventLoop& signaling_loop,
+                                                           MediaEvents* events) {
+  if (options.workers == 0) return Fail("media.workers must be at least 1");
+  if (options.port_min > options.port_max) return Fail("media.port_min is above media.port_max");
+  if (options.kernels.mix_minus == nullptr) return Fail("media: no mixer kernels");
+  std::unique_ptr<MediaService> service(new MediaService(options, signaling_loop));
+  service->ports_ = std::make_unique<internal::PortAllocator>(options.address, options.port_min,
+                                                              options.port_max);
+  if (auto ok = service->ports_->Validate(); !ok) return tl::unexpected(ok.error());
+  InitOrtpOnce();
+  for (uint32_t i = 0; i < options.workers; ++i) {
+    auto loop = core::EventLoop::Create();
+    if (!loop) return Fail("media worker event loop: " + loop.error().message);
+    service->workers_.push_back(std::make_unique<internal::Worker>(
+        i, std::move(*loop), options.kernels, signaling_loop, events));
+  }
+  return service;
+}
+
+Status MediaService::Start() {
+  if (started_) return Fail("media service already started");
+  for (auto& worker : workers_) worker->Start();
+  started_ = true;
+  Log(Level::kInfo, Subsys::kMedia, "media workers started",
+      {{"WORKERS", std::to_string(workers_.size())},
+       {"MIXER_ISA", std::string(mixer::IsaName(options_.kernels.isa))}});
+  return {};
+}
+
+void MediaService::Stop() {
+  for (auto& worker : workers_) worker->Stop();
+}
+
+uint64_t MediaService::MinTickCount() const {
+  uint64_t min = std::numeric_limits<uint64_t>::max();
+  for (const auto& worker : workers_) min = std::min(min, worker->ticks());
+  return workers_.empty() ? 0 : min;
+}
+
+MediaCounters MediaService::Counters() const {
+  MediaCounters total;
+  auto add = [](uint64_t& sum, const std::atomic<uint64_t>& c) {
+    sum += c.load(std::memory_order_relaxed);
+  };
+  for (const auto& worker : workers_) {
+    const internal::WorkerCounters& c = worker->counters();
+    add(total.rtp_received, c.rtp_received);
+    add(total.rtp_sent, c.rtp_sent);
+    add(total.rtp_garbage, c.rtp_garbage);
+    add(total.rtp_foreign_source, c.rtp_foreign_source);
+    add(total.frames_concealed, c.frames_concealed);
+    add(total.ticks_late, c.ticks_late);
+    add(total.send_errors, c.send_errors);
+  }
+  return total;
+}
+
+internal::Worker* MediaService::WorkerOf(LegId leg) const {
+  auto it = legs_.find(leg);
+  return it == legs_.end() ? nullptr : it->second;
+}
+
+Result<LocalMedia> MediaService::CreateLeg(CallId call, LegId leg) {
+  if (legs_.contains(leg)) return Fail("media leg " + std::to_string(leg.value) + " exists");
+  auto sockets = ports_->Allocate();
+  if (!sockets) return tl::unexpected(sockets.error());
+  internal::Worker* worker = workers_[call.value % workers_.size()].get();
+  legs_.emplace(leg, worker);
+  worker->loop().Post([worker, call, leg, pair = *sockets] { worker->AddLeg(call, leg, pair); });
+  return LocalMedia{options_.address, sockets->rtp_port};
+}
+
+void MediaService::SetRemote(LegId leg, const RemoteMedia& remote) {
+  if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg, remote] { w->SetRemote(leg, remote); });
+}
+
+void MediaService::Connect(LegId leg) {
+  if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg] { w->Connect(leg); });
+}
+
+void MediaService::Disconnect(LegId leg) {
+  if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg] { w->Disconnect(leg); });
+}
+
+void MediaService::SetHoldTone(LegId leg, bool on) {
+  if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg, on] { w->SetHoldTone(leg, on); });
+}
+
+void MediaService::WatchSilence(LegId leg, uint32_t timeout_ms) {
+  if (auto* w = WorkerOf(leg)) {
+    w->loop().Post([w, leg, timeout_ms] { w->WatchSilence(leg, timeout_ms); });
+  }
+}
+
+void MediaService::MarkGap(LegId listener) {
+  if (auto* w = WorkerOf(listener)) w->loop().Post([w, listener] { w->MarkGap(listener); });
+}
+
+void MediaService::DestroyLeg(LegId leg) {
+  auto it = legs_.find(leg);
+  if (it == legs_.end()) return;
+  internal::Worker* w = it->second;
+  legs_.erase(it);
+  w->loop().Post([w, leg] { w->DestroyLeg(leg); });
+}
+
+}  // namespace anchord::media
