@@ -1,0 +1,272 @@
+#include "signaling/sdp.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "signaling/internal/sdp_codec.h"
+
+namespace anchord::signaling {
+namespace {
+
+using media::Codec;
+
+// sdp.h has no a=rtpmap field yet (see sdp.cc); dynamic payload types need it.
+template <class Line>
+constexpr bool kHasRtpMapsIn = requires(Line line) {
+  line.rtpmaps.begin();
+};
+constexpr bool kHasRtpMaps = kHasRtpMapsIn<SdpMediaLine>;
+
+// A caller's offer as an ESInet BCF relays it: session c=, a media c= override on video,
+// G.729 first, dynamic PCMU, telephone-event.
+const char kOffer[] =
+    "v=0\r\n"
+    "o=- 3803948 3803948 IN IP4 192.0.2.10\r\n"
+    "s=-\r\n"
+    "c=IN IP4 192.0.2.10\r\n"
+    "t=0 0\r\n"
+    "m=audio 49170 RTP/AVP 18 0 8 101\r\n"
+    "a=rtpmap:18 G729/8000\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-15\r\n"
+    "a=ptime:20\r\n"
+    "m=video 51372 RTP/AVP 96\r\n"
+    "c=IN IP4 198.51.100.7\r\n"
+    "a=rtpmap:96 H264/90000\r\n"
+    "a=recvonly\r\n";
+
+std::string Sdp(const std::string& media_lines,
+                const std::string& session_c = "c=IN IP4 10.0.0.1\r\n") {
+  return "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\n" + session_c + "t=0 0\r\n" + media_lines;
+}
+
+SessionDescription MustParse(const std::string& text) {
+  auto parsed = ParseSdp(text);
+  EXPECT_TRUE(parsed.has_value()) << parsed.error().message << "\n" << text;
+  return parsed.value_or(SessionDescription{});
+}
+
+TEST(ParseSdpTest, RealisticOffer) {
+  auto sdp = MustParse(kOffer);
+  ASSERT_EQ(sdp.media.size(), 2u);
+  const SdpMediaLine& audio = sdp.media[0];
+  EXPECT_EQ(audio.media, "audio");
+  EXPECT_EQ(audio.port, 49170);
+  EXPECT_EQ(audio.proto, "RTP/AVP");
+  EXPECT_EQ(audio.formats, (std::vector<std::string>{"18", "0", "8", "101"}));
+  EXPECT_EQ(audio.connection, "192.0.2.10");
+  EXPECT_EQ(audio.direction, "sendrecv");
+  const SdpMediaLine& video = sdp.media[1];
+  EXPECT_EQ(video.media, "video");
+  EXPECT_EQ(video.port, 51372);
+  EXPECT_EQ(video.formats, (std::vector<std::string>{"96"}));
+  EXPECT_EQ(video.connection, "198.51.100.7");
+  EXPECT_EQ(video.direction, "recvonly");
+}
+
+TEST(ParseSdpTest, SessionDirectionIsTheDefaultAndMediaOverrides) {
+  auto sdp =
+      MustParse(Sdp("a=sendonly\r\nm=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\n"
+                    "a=inactive\r\n"));
+  ASSERT_EQ(sdp.media.size(), 2u);
+  EXPECT_EQ(sdp.media[0].direction, "sendonly");
+  EXPECT_EQ(sdp.media[1].direction, "inactive");
+}
+
+TEST(ParseSdpTest, NotNulTerminatedInput) {
+  std::string text = Sdp("m=audio 4000 RTP/AVP 0\r\n") + "garbage-after-the-view";
+  std::string_view view(text.data(), text.size() - 22);
+  auto sdp = ParseSdp(view);
+  ASSERT_TRUE(sdp.has_value()) << sdp.error().message;
+  EXPECT_EQ(sdp->media[0].formats, (std::vector<std::string>{"0"}));
+}
+
+TEST(ParseSdpTest, MalformedInputsAreErrors) {
+  const std::string cases[] = {
+      "",
+      "garbage",
+      "\x01\x02\xff\xfe",
+      "v=0",
+      "v=0\r\n",
+      std::string("v=0\r\n\0o=x\r\n", 12),
+      Sdp("m=audio 49170 RTP/AVP\n"),  // osip's over-read trigger (last line, bare LF)
+      Sdp("m=audio 49170 RTP/AVP\n", ""),
+      Sdp("m=audio 49170 RTP/AVP 0\r\n", ""),  // no c= anywhere
+      Sdp("m=audio 99999 RTP/AVP 0\r\n"),
+      Sdp("m=audio 4294967296 RTP/AVP 0\r\n"),
+      Sdp("m=audio -1 RTP/AVP 0\r\n"),
+      Sdp("m=audio x RTP/AVP 0\r\n"),
+      Sdp(""),  // no m= line
+      "m=audio 4000 RTP/AVP 0\r\n",
+  };
+  for (const auto& text : cases) {
+    auto sdp = ParseSdp(text);
+    EXPECT_FALSE(sdp.has_value()) << "accepted: " << text;
+    if (!sdp) {
+      EXPECT_FALSE(sdp.error().message.empty());
+    }
+  }
+}
+
+TEST(ParseSdpTest, ErrorsSayWhatIsWrong) {
+  EXPECT_EQ(ParseSdp("").error().message, "not SDP: does not start with v=");
+  EXPECT_EQ(ParseSdp(Sdp("m=audio 49170 RTP/AVP 0\r\n", "")).error().message,
+            "m=audio has no connection address");
+  EXPECT_EQ(ParseSdp(Sdp("m=audio 70000 RTP/AVP 0\r\n")).error().message,
+            "m=audio has a bad port \"70000\"");
+}
+
+TEST(ParseSdpTest, RejectedLineNeedsNoConnection) {
+  auto sdp =
+      MustParse(Sdp("m=video 0 RTP/AVP 96\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 10.1.1.1\r\n", ""));
+  ASSERT_EQ(sdp.media.size(), 2u);
+  EXPECT_EQ(sdp.media[1].connection, "10.1.1.1");
+}
+
+TEST(ChooseAudioTest, StaticPcmuAfterAnUnsupportedFormat) {
+  auto chosen = ChooseAudio(MustParse(kOffer));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->codec, Codec::kPcmu);
+  EXPECT_EQ(chosen->payload_type, 0);
+  EXPECT_EQ(chosen->address, "192.0.2.10");
+  EXPECT_EQ(chosen->rtp_port, 49170);
+}
+
+TEST(ChooseAudioTest, StaticPcmaWithoutRtpmap) {
+  auto chosen = ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 8 0\r\n")));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->codec, Codec::kPcma);
+  EXPECT_EQ(chosen->payload_type, 8);
+  EXPECT_EQ(chosen->address, "10.0.0.1");
+}
+
+TEST(ChooseAudioTest, DynamicPayloadTypesByRtpmap) {
+  if constexpr (!kHasRtpMaps) {
+    GTEST_SKIP() << "SdpMediaLine has no rtpmaps field yet";
+  } else {
+    auto pcma =
+        ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 18 97 0\r\na=rtpmap:97 pcma/8000\r\n")));
+    ASSERT_TRUE(pcma.has_value());
+    EXPECT_EQ(pcma->codec, Codec::kPcma);
+    EXPECT_EQ(pcma->payload_type, 97);
+  }
+}
+
+TEST(ChooseAudioTest, SkipsPortZeroAndNonAudio) {
+  auto chosen =
+      ChooseAudio(MustParse(Sdp("m=video 5000 RTP/AVP 0\r\n"
+                                "m=audio 0 RTP/AVP 0\r\n"
+                                "m=audio 6000 RTP/AVP 8\r\n")));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->rtp_port, 6000);
+  EXPECT_EQ(chosen->codec, Codec::kPcma);
+}
+
+TEST(ChooseAudioTest, NoneForG729OnlyOrSecureProfileOrIpv6) {
+  EXPECT_FALSE(ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"))));
+  EXPECT_FALSE(ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/SAVP 0\r\n"))));
+  EXPECT_FALSE(
+      ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 0\r\n", "c=IN IP6 2001:db8::1\r\n"))));
+  // A dynamic type without an rtpmap names nothing.
+  EXPECT_FALSE(ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 97\r\n"))));
+}
+
+TEST(SdpCodecTest, G711ByStaticTypeOrRtpmap) {
+  using internal::G711Codec;
+  EXPECT_EQ(G711Codec("0", ""), Codec::kPcmu);
+  EXPECT_EQ(G711Codec("8", "PCMU/8000"), Codec::kPcma);  // static types are fixed
+  EXPECT_EQ(G711Codec("96", "PCMU/8000"), Codec::kPcmu);
+  EXPECT_EQ(G711Codec("127", "pcma/8000/1"), Codec::kPcma);
+  EXPECT_EQ(G711Codec("96", "PCMU/16000"), std::nullopt);
+  EXPECT_EQ(G711Codec("18", "PCMU/8000"), std::nullopt);  // static non-G.711
+  EXPECT_EQ(G711Codec("128", "PCMU/8000"), std::nullopt);
+  EXPECT_EQ(G711Codec("x", "PCMU/8000"), std::nullopt);
+  auto map = internal::ParseRtpMap("101  telephone-event/8000");
+  ASSERT_TRUE(map.has_value());
+  EXPECT_EQ(map->payload_type, "101");
+  EXPECT_EQ(map->encoding, "telephone-event/8000");
+  EXPECT_FALSE(internal::ParseRtpMap("PCMU/8000").has_value());
+}
+
+media::LocalMedia Local() { return {"203.0.113.5", 30000}; }
+
+TEST(LocalSdpTest, OfferText) {
+  LocalSdp sdp(42);
+  EXPECT_EQ(sdp.Offer(Local()),
+            "v=0\r\n"
+            "o=anchord 42 1 IN IP4 203.0.113.5\r\n"
+            "s=anchord\r\n"
+            "c=IN IP4 203.0.113.5\r\n"
+            "t=0 0\r\n"
+            "m=audio 30000 RTP/AVP 0 8\r\n"
+            "a=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:8 PCMA/8000\r\n"
+            "a=ptime:20\r\n"
+            "a=sendrecv\r\n");
+}
+
+TEST(LocalSdpTest, VersionRisesByExactlyOnePerCall) {
+  LocalSdp sdp(7);
+  EXPECT_EQ(sdp.version(), 0u);
+  auto offer = MustParse(kOffer);
+  auto chosen = *ChooseAudio(offer);
+  for (uint64_t expected = 1; expected <= 5; ++expected) {
+    std::string text = expected % 2 ? sdp.Offer(Local()) : sdp.Answer(Local(), offer, chosen);
+    EXPECT_EQ(sdp.version(), expected);
+    EXPECT_NE(text.find("o=anchord 7 " + std::to_string(expected) + " IN IP4"), std::string::npos)
+        << text;
+  }
+}
+
+TEST(LocalSdpTest, AnswerKeepsLineCountAndOrder) {
+  const std::string offer_text =
+      Sdp("m=video 5000 RTP/AVP 96 97\r\n"
+          "m=audio 0 RTP/AVP 0\r\n"
+          "m=audio 6000 RTP/AVP 18 8\r\n"
+          "a=sendonly\r\n"
+          "m=text 7000 RTP/AVP 98\r\n");
+  auto offer = MustParse(offer_text);
+  auto chosen = ChooseAudio(offer);
+  ASSERT_TRUE(chosen.has_value());
+  LocalSdp sdp(1);
+  const std::string answer = sdp.Answer(Local(), offer, *chosen);
+  EXPECT_NE(answer.find("m=video 0 RTP/AVP 96\r\n"
+                        "m=audio 0 RTP/AVP 0\r\n"
+                        "m=audio 30000 RTP/AVP 8\r\n"
+                        "a=rtpmap:8 PCMA/8000\r\n"
+                        "a=ptime:20\r\n"
+                        "a=recvonly\r\n"
+                        "m=text 0 RTP/AVP 98\r\n"),
+            std::string::npos)
+      << answer;
+
+  auto reparsed = MustParse(answer);
+  ASSERT_EQ(reparsed.media.size(), offer.media.size());
+  for (size_t i = 0; i < offer.media.size(); ++i) {
+    EXPECT_EQ(reparsed.media[i].media, offer.media[i].media) << i;
+    EXPECT_EQ(reparsed.media[i].port, i == 2 ? 30000 : 0) << i;
+  }
+  auto back = ChooseAudio(reparsed);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->address, "203.0.113.5");
+  EXPECT_EQ(back->codec, Codec::kPcma);
+}
+
+TEST(LocalSdpTest, OfferParsesBackToPcmu) {
+  LocalSdp sdp(9);
+  auto parsed = MustParse(sdp.Offer(Local()));
+  ASSERT_EQ(parsed.media.size(), 1u);
+  EXPECT_EQ(parsed.media[0].formats, (std::vector<std::string>{"0", "8"}));
+  EXPECT_EQ(parsed.media[0].direction, "sendrecv");
+  auto chosen = ChooseAudio(parsed);
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->codec, Codec::kPcmu);
+  EXPECT_EQ(chosen->rtp_port, 30000);
+  EXPECT_EQ(chosen->address, "203.0.113.5");
+}
+
+}  // namespace
+}  // namespace anchord::signaling
