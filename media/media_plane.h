@@ -24,7 +24,7 @@ namespace anchord::media {
 enum class Codec : uint8_t { kPcmu, kPcma };
 
 struct LocalMedia {
-  std::string address;    // numeric IPv4, as configured in media.address
+  std::string address;  // numeric IPv4, as configured in media.address
   uint16_t rtp_port = 0;  // even; RTCP is rtp_port + 1
 };
 
