@@ -77,8 +77,8 @@ Result<std::unique_ptr<EventLoop>> EventLoop::Create() {
   loop->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (loop->wake_fd_ < 0) return Fail(ErrnoText("eventfd", -errno));
   sd_event_source* s = nullptr;
-  int r = sd_event_add_io(loop->event_, &s, loop->wake_fd_, EPOLLIN, &EventLoop::OnWake,
-                          loop.get());
+  int r =
+      sd_event_add_io(loop->event_, &s, loop->wake_fd_, EPOLLIN, &EventLoop::OnWake, loop.get());
   if (r < 0) return Fail(ErrnoText("sd_event_add_io(eventfd)", r));
   loop->wake_source_ = EventSource(s);
   return loop;

@@ -47,11 +47,16 @@ const Sinks& GetSinks() {
 
 const char* LevelName(Level level) {
   switch (level) {
-    case Level::kError: return "error";
-    case Level::kWarning: return "warning";
-    case Level::kNotice: return "notice";
-    case Level::kInfo: return "info";
-    case Level::kDebug: return "debug";
+    case Level::kError:
+      return "error";
+    case Level::kWarning:
+      return "warning";
+    case Level::kNotice:
+      return "notice";
+    case Level::kInfo:
+      return "info";
+    case Level::kDebug:
+      return "debug";
   }
   return "?";
 }
@@ -103,12 +108,18 @@ void WriteStderr(Level level, Subsys subsys, std::string_view message,
 
 const char* SubsysName(Subsys subsys) {
   switch (subsys) {
-    case Subsys::kMain: return "main";
-    case Subsys::kSip: return "sip";
-    case Subsys::kMedia: return "media";
-    case Subsys::kMixer: return "mixer";
-    case Subsys::kFailover: return "failover";
-    case Subsys::kControl: return "control";
+    case Subsys::kMain:
+      return "main";
+    case Subsys::kSip:
+      return "sip";
+    case Subsys::kMedia:
+      return "media";
+    case Subsys::kMixer:
+      return "mixer";
+    case Subsys::kFailover:
+      return "failover";
+    case Subsys::kControl:
+      return "control";
   }
   return "?";
 }

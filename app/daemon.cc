@@ -1,0 +1,191 @@
+#include "app/daemon.h"
+
+#include <signal.h>
+
+#include <string>
+
+#include <systemd/sd-daemon.h>
+
+#include "core/clock.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "failover/heartbeat.h"
+#include "failover/position_registry.h"
+#include "media/media_service.h"
+#include "mixer/mix.h"
+#include "signaling/controller.h"
+#include "signaling/sip_stack.h"
+#include "signaling/transport.h"
+
+namespace anchord::app {
+namespace {
+
+using core::Level;
+using core::Log;
+using core::Subsys;
+
+constexpr int kExitStartFailure = 1;
+
+// The media plane reports to the controller, which needs the media plane to exist first.
+class MediaEventsForwarder : public media::MediaEvents {
+ public:
+  media::MediaEvents* target = nullptr;
+  void OnLegSilent(CallId call, LegId leg) override {
+    if (target) target->OnLegSilent(call, leg);
+  }
+  void OnGapMeasured(CallId call, LegId listener, uint32_t gap_ms) override {
+    if (target) target->OnGapMeasured(call, listener, gap_ms);
+  }
+};
+
+Level ParseLevel(const std::string& name) {
+  if (name == "error") return Level::kError;
+  if (name == "warning") return Level::kWarning;
+  if (name == "notice") return Level::kNotice;
+  if (name == "debug") return Level::kDebug;
+  return Level::kInfo;
+}
+
+Result<mixer::Kernels> ChooseKernels(const std::string& isa_name) {
+  if (isa_name == "auto") return mixer::BestKernels();
+  std::optional<mixer::Isa> isa = mixer::ParseIsa(isa_name);
+  std::optional<mixer::Kernels> kernels = isa ? mixer::KernelsFor(*isa) : std::nullopt;
+  if (!kernels) return Fail("media.mixer_isa = \"" + isa_name + "\" is not supported by this CPU");
+  return *kernels;
+}
+
+// Status line, counter summary and watchdog, on the signaling loop.
+class Supervisor {
+ public:
+  Supervisor(core::EventLoop& loop, media::MediaService& media, signaling::Controller& controller,
+             signaling::SipStack& stack, failover::PositionRegistry& positions)
+      : media_(media),
+        controller_(controller),
+        stack_(stack),
+        positions_(positions),
+        status_timer_(loop, [this] { OnStatusTimer(); }),
+        watchdog_timer_(loop, [this] { OnWatchdogTimer(); }) {}
+
+  void Start() {
+    status_timer_.ArmIn(0);
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+      watchdog_interval_us_ = usec / 2;
+      watchdog_timer_.ArmIn(watchdog_interval_us_);
+    }
+  }
+
+ private:
+  void OnStatusTimer() {
+    size_t up = 0;
+    for (const auto& p : positions_.all()) up += p.health == failover::Health::kUp;
+    sd_notifyf(0, "STATUS=%zu calls, %zu of %zu positions up", controller_.active_calls(), up,
+               positions_.all().size());
+    ReportCounters();
+    status_timer_.ArmIn(1'000'000);
+  }
+
+  // Bad input is counted on the data path and summarised here (DESIGN invariant 4).
+  void ReportCounters() {
+    media::MediaCounters m = media_.Counters();
+    uint64_t bad = m.rtp_garbage + stack_.counters().malformed;
+    if (bad == last_bad_) return;
+    last_bad_ = bad;
+    Log(Level::kNotice, Subsys::kMain, "bad input counted",
+        {{"SIP_MALFORMED", std::to_string(stack_.counters().malformed)},
+         {"SIP_400_SENT", std::to_string(stack_.counters().bad_request_sent)},
+         {"RTP_GARBAGE", std::to_string(m.rtp_garbage)},
+         {"RTP_FOREIGN_SOURCE", std::to_string(m.rtp_foreign_source)}});
+  }
+
+  // WATCHDOG=1 only while every media worker's tick advances.
+  void OnWatchdogTimer() {
+    uint64_t ticks = media_.MinTickCount();
+    if (ticks != last_ticks_) {
+      sd_notify(0, "WATCHDOG=1");
+      last_ticks_ = ticks;
+    } else {
+      Log(Level::kError, Subsys::kMedia, "media tick stalled; withholding the watchdog");
+    }
+    watchdog_timer_.ArmIn(watchdog_interval_us_);
+  }
+
+  media::MediaService& media_;
+  signaling::Controller& controller_;
+  signaling::SipStack& stack_;
+  failover::PositionRegistry& positions_;
+  core::Timer status_timer_;
+  core::Timer watchdog_timer_;
+  uint64_t watchdog_interval_us_ = 0;
+  uint64_t last_ticks_ = UINT64_MAX;
+  uint64_t last_bad_ = 0;
+};
+
+int Fatal(const std::string& message) {
+  Log(Level::kError, Subsys::kMain, message);
+  return kExitStartFailure;
+}
+
+}  // namespace
+
+int RunDaemon(const core::Config& config) {
+  core::SetLogLevel(ParseLevel(config.log.level));
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  // Blocked before any thread starts, so every thread inherits the mask and sd-event gets them.
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto loop = core::EventLoop::Create();
+  if (!loop) return Fatal("event loop: " + loop.error().message);
+  auto kernels = ChooseKernels(config.media.mixer_isa);
+  if (!kernels) return Fatal(kernels.error().message);
+
+  MediaEventsForwarder forwarder;
+  media::MediaOptions media_options{config.media.address, config.media.port_min,
+                                    config.media.port_max, config.media.workers, *kernels};
+  auto media = media::MediaService::Create(media_options, **loop, &forwarder);
+  if (!media) return Fatal("media: " + media.error().message);
+
+  failover::PositionRegistry positions(config.positions);
+  signaling::Controller controller(
+      **loop, **media, positions,
+      {config.sip.ring_timeout_ms, config.failover.rtp_timeout_ms, config.sip.t1_ms});
+  forwarder.target = &controller;
+
+  std::unique_ptr<signaling::SipStack> stack;
+  auto transport = signaling::SipTransport::Create(
+      **loop, config.sip.listen,
+      [&stack](const signaling::InboundMessage& message) { stack->Receive(message); });
+  if (!transport) return Fatal("SIP transport: " + transport.error().message);
+  auto created = signaling::SipStack::Create(**loop, **transport, controller);
+  if (!created) return Fatal("SIP stack: " + created.error().message);
+  stack = std::move(*created);
+
+  failover::HeartbeatMonitor heartbeat(**loop, positions, controller, controller,
+                                       config.failover.heartbeat_ms, config.failover.misses);
+  controller.Attach(stack.get(), &heartbeat);
+
+  if (auto started = (*media)->Start(); !started) return Fatal("media: " + started.error().message);
+  Supervisor supervisor(**loop, **media, controller, *stack, positions);
+  auto on_stop = [&loop] { (*loop)->Exit(0); };
+  auto term = (*loop)->WatchSignal(SIGTERM, on_stop);
+  auto intr = (*loop)->WatchSignal(SIGINT, on_stop);
+  if (!term || !intr) return Fatal("cannot watch SIGTERM/SIGINT");
+
+  heartbeat.Start();
+  supervisor.Start();
+  Log(Level::kNotice, Subsys::kMain, "anchord ready",
+      {{"POSITIONS", std::to_string(config.positions.size())},
+       {"MIXER_ISA", std::string(mixer::IsaName(kernels->isa))}});
+  sd_notify(0, "READY=1");
+  int code = (*loop)->Run();
+  sd_notify(0, "STOPPING=1");
+  Log(Level::kNotice, Subsys::kMain, "anchord stopping");
+  (*media)->Stop();
+  return code < 0 ? kExitStartFailure : code;
+}
+
+}  // namespace anchord::app

@@ -1,0 +1,763 @@
+#include "signaling/controller.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace anchord::signaling {
+
+using core::Level;
+using core::Log;
+using core::Subsys;
+using failover::Activity;
+using failover::Position;
+
+struct Controller::Leg {
+  LegId id;
+  CallId call;
+  bool caller_side = false;
+  PositionId position;  // position legs
+  Dialog dialog;
+  TxId invite_tx = 0;
+  MessagePtr invite;           // position legs: the INVITE sent, for CANCEL
+  bool provisional = false;    // a 1xx arrived: CANCEL is allowed (R3261-9.1)
+  bool cancel_wanted = false;  // CANCEL as soon as a 1xx allows it
+  bool abandoned = false;      // no longer wanted: a late 2xx gets ACK + BYE
+  bool confirmed = false;      // position: answered; caller: our 200 was ACKed
+  LocalSdp sdp{0};
+  media::LocalMedia local;
+  bool has_media = false;
+  std::string last_sdp;
+  PeerAddress response_peer;  // caller: where its INVITE came from
+  MessagePtr answer;          // caller: our 200, retransmitted until ACK (R3261-13.3.1.4)
+  MessagePtr ack;             // position: our ACK, re-sent on a retransmitted 2xx
+  std::unique_ptr<core::Timer> retransmit;
+  uint32_t retransmit_ms = 0;
+  uint64_t retransmit_deadline_us = 0;
+};
+
+struct Controller::Call {
+  CallId id;
+  LegId caller;
+  LegId position_leg;  // the position leg ringing or answered now
+  MessagePtr invite;   // the caller's INVITE
+  TxId invite_tx = 0;
+  SessionDescription offer;
+  media::RemoteMedia caller_media;
+  EmergencyData emergency;
+  std::vector<PositionId> tried;
+  bool answered = false;
+  bool ringing_sent = false;
+  bool failing_over = false;
+  PositionId failed_position;
+  uint64_t failover_start_us = 0;
+  std::unique_ptr<core::Timer> ring_timer;
+  std::string sip_call_id;
+};
+
+namespace {
+
+std::string FromToText(const osip_from_t* header) {
+  char* text = nullptr;
+  if (!header || osip_from_to_str(header, &text) != 0 || !text) return {};
+  std::string s(text);
+  OsipFree(text);
+  return s;
+}
+
+// RFC 3261 §9.1: a CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, Route
+// and CSeq number.
+MessagePtr MakeCancel(const osip_message_t* invite) {
+  osip_message_t* m = nullptr;
+  osip_message_init(&m);
+  MessagePtr cancel(m);
+  osip_message_set_method(m, osip_strdup("CANCEL"));
+  osip_message_set_version(m, osip_strdup("SIP/2.0"));
+  osip_uri_t* uri = nullptr;
+  osip_uri_clone(invite->req_uri, &uri);
+  osip_message_set_uri(m, uri);
+  auto* via = static_cast<osip_via_t*>(osip_list_get(&invite->vias, 0));
+  osip_via_t* via_copy = nullptr;
+  osip_via_clone(via, &via_copy);
+  osip_list_add(&m->vias, via_copy, -1);
+  osip_from_clone(invite->from, &m->from);
+  osip_to_clone(invite->to, &m->to);
+  osip_call_id_clone(invite->call_id, &m->call_id);
+  osip_message_set_cseq(m, (std::to_string(CseqNumber(invite)) + " CANCEL").c_str());
+  osip_route_t* route = nullptr;
+  for (int i = 0; (route = static_cast<osip_route_t*>(osip_list_get(&invite->routes, i))); ++i) {
+    osip_route_t* copy = nullptr;
+    osip_route_clone(route, &copy);
+    osip_list_add(&m->routes, copy, -1);
+  }
+  osip_message_set_max_forwards(m, "70");
+  return cancel;
+}
+
+void SetSdpBody(osip_message_t* m, const std::string& sdp) {
+  osip_message_set_content_type(m, "application/sdp");
+  osip_message_set_body(m, sdp.data(), sdp.size());
+}
+
+}  // namespace
+
+Controller::Controller(core::EventLoop& loop, media::MediaPlane& media,
+                       failover::PositionRegistry& positions, ControllerOptions options)
+    : loop_(loop), media_(media), positions_(positions), options_(options) {}
+
+Controller::~Controller() = default;
+
+void Controller::Attach(SipStack* stack, failover::HeartbeatMonitor* heartbeat) {
+  stack_ = stack;
+  heartbeat_ = heartbeat;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+void Controller::OnRequest(TxId tx, const osip_message_t* request, const PeerAddress& source) {
+  const std::string method = request->sip_method;
+  const bool in_dialog = !ToTag(request).empty();
+  if (method == "CANCEL") {
+    HandleCancel(tx, request);
+  } else if (in_dialog) {
+    HandleInDialog(tx, request);
+  } else if (method == "INVITE") {
+    StartCall(tx, request, source);
+  } else if (method == "OPTIONS") {
+    Respond(tx, request, 200, NewTag());
+  } else if (method == "BYE") {
+    Respond(tx, request, 481);
+  } else {
+    Respond(tx, request, 405);
+  }
+}
+
+void Controller::Respond(TxId tx, const osip_message_t* request, int code,
+                         const std::string& to_tag) {
+  MessagePtr response = MakeResponse(request, code, code == 100 ? "" : to_tag);
+  if (!response) return;
+  if (code == 405 || (code == 200 && MSG_IS_OPTIONS(request))) {
+    osip_message_set_allow(response.get(), "INVITE, ACK, CANCEL, BYE, OPTIONS");
+    osip_message_set_accept(response.get(), "application/sdp, multipart/mixed");
+  }
+  stack_->Respond(tx, std::move(response));
+}
+
+void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddress& source) {
+  Respond(tx, invite, 100);
+  std::optional<std::string> sdp_text = SdpBody(invite);
+  Result<SessionDescription> offer =
+      sdp_text ? ParseSdp(*sdp_text) : Result<SessionDescription>(Fail("no SDP offer"));
+  std::optional<media::RemoteMedia> chosen;
+  if (offer) chosen = ChooseAudio(*offer);
+  if (!chosen) {
+    std::string why = offer ? "no PCMU or PCMA audio in the offer" : offer.error().message;
+    Log(Level::kWarning, Subsys::kSip, "call rejected with 488: " + why,
+        {{"CALL_ID", CallIdOf(invite)}, {"PEER", source.host}});
+    Respond(tx, invite, 488, NewTag());
+    return;
+  }
+  auto owned = std::make_unique<Call>();
+  Call& call = *owned;
+  call.id = CallId{next_id_++};
+  call.invite = Clone(invite);
+  call.invite_tx = tx;
+  call.offer = std::move(*offer);
+  call.caller_media = *chosen;
+  call.emergency = ExtractEmergencyData(invite);
+  call.sip_call_id = CallIdOf(invite);
+  CallId call_id = call.id;
+  call.ring_timer =
+      std::make_unique<core::Timer>(loop_, [this, call_id] { OnRingTimeout(call_id); });
+  calls_[call.id] = std::move(owned);
+
+  Leg& caller = NewLeg(call, true);
+  call.caller = caller.id;
+  Dialog& d = caller.dialog;
+  d.call_id = call.sip_call_id;
+  d.remote_tag = FromTag(invite);
+  d.local_tag = NewTag();
+  d.remote_party = FromToText(invite->from);
+  d.local_party = FromToText(invite->to) + ";tag=" + d.local_tag;
+  LearnRoute(d, invite, false, source.transport);
+  caller.response_peer = source;
+  dialogs_[DialogKey(d.call_id, d.local_tag)] = caller.id;
+  invite_txs_[tx] = caller.id;
+
+  Log(Level::kNotice, Subsys::kSip, "call start",
+      {{"CALL_ID", call.sip_call_id},
+       {"NG911_CALL_ID", call.emergency.ng911_call_id},
+       {"NG911_INCIDENT_ID", call.emergency.incident_id},
+       {"PEER", source.host},
+       {"LEG", std::to_string(caller.id.value)},
+       {"MESSAGE_ID", core::message_id::kCallStart}});
+
+  Result<media::LocalMedia> local = media_.CreateLeg(call.id, caller.id);
+  if (!local) {
+    Log(Level::kError, Subsys::kMedia, "no RTP port for the caller: " + local.error().message,
+        {{"CALL_ID", call.sip_call_id}});
+    RespondToInvite(call, 503);
+    EndCall(call.id, "no media port", std::nullopt);
+    return;
+  }
+  caller.local = *local;
+  caller.has_media = true;
+  media_.SetRemote(caller.id, call.caller_media);
+  OfferToNextPosition(call);
+}
+
+void Controller::RespondToInvite(Call& call, int code) {
+  Leg* caller = FindLeg(call.caller);
+  MessagePtr response = MakeResponse(call.invite.get(), code, caller->dialog.local_tag);
+  if (code < 300 && code > 100) {
+    osip_message_set_contact(
+        response.get(), ("<" + stack_->ContactUri(caller->response_peer.transport) + ">").c_str());
+  }
+  stack_->Respond(call.invite_tx, std::move(response));
+}
+
+void Controller::AnswerCaller(Call& call) {
+  Leg& caller = *FindLeg(call.caller);
+  caller.last_sdp = caller.sdp.Answer(caller.local, call.offer, call.caller_media);
+  MessagePtr answer = MakeResponse(call.invite.get(), 200, caller.dialog.local_tag);
+  osip_message_set_contact(
+      answer.get(), ("<" + stack_->ContactUri(caller.response_peer.transport) + ">").c_str());
+  SetSdpBody(answer.get(), caller.last_sdp);
+  caller.answer = Clone(answer.get());
+  stack_->Respond(call.invite_tx, std::move(answer));
+  call.answered = true;
+  // The IST ends with the 2xx (RFC 6026 gap in osip): retransmit it ourselves over UDP.
+  if (caller.response_peer.transport == core::Transport::kUdp) {
+    LegId id = caller.id;
+    caller.retransmit = std::make_unique<core::Timer>(loop_, [this, id] { RetransmitAnswer(id); });
+    caller.retransmit_ms = options_.t1_ms;
+    caller.retransmit_deadline_us = core::MonotonicUs() + 64ull * options_.t1_ms * 1000;
+    caller.retransmit->ArmIn(caller.retransmit_ms * core::kUsPerMs);
+  }
+}
+
+void Controller::RetransmitAnswer(LegId leg_id) {
+  Leg* leg = FindLeg(leg_id);
+  if (!leg || leg->confirmed || !leg->answer) return;
+  if (core::MonotonicUs() > leg->retransmit_deadline_us) {
+    // RFC 3261 would end the dialog here; a 9-1-1 caller's leg is never ended by the server
+    // (DESIGN invariant 1), so the call stays up and the miss is logged.
+    Log(Level::kWarning, Subsys::kSip, "no ACK for the 200 within 64*T1; the call stays up",
+        {{"CALL_ID", leg->dialog.call_id}});
+    return;
+  }
+  (void)stack_->SendStateless(leg->answer.get(), leg->response_peer);
+  leg->retransmit_ms = std::min<uint32_t>(leg->retransmit_ms * 2, 4000);  // T2
+  leg->retransmit->ArmIn(leg->retransmit_ms * core::kUsPerMs);
+}
+
+void Controller::OnAck(const osip_message_t* ack) {
+  if (Leg* leg = FindLegByDialog(CallIdOf(ack), ToTag(ack))) {
+    leg->confirmed = true;
+    if (leg->retransmit) leg->retransmit->Cancel();
+  }
+}
+
+void Controller::HandleCancel(TxId tx, const osip_message_t* cancel) {
+  TxId invite_tx = stack_->FindInviteServerTx(cancel);
+  Leg* leg = invite_tx ? FindLegByTx(invite_tx) : nullptr;
+  if (!leg) {
+    Respond(tx, cancel, 481);
+    return;
+  }
+  Respond(tx, cancel, 200, leg->dialog.local_tag);
+  Call* call = FindCall(leg->call);
+  if (!call || call->answered) return;
+  RespondToInvite(*call, 487);
+  EndCall(call->id, "cancelled by the caller before answer", std::nullopt);
+}
+
+void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
+  Leg* leg = FindLegByDialog(CallIdOf(request), ToTag(request));
+  if (!leg) {
+    Respond(tx, request, 481);
+    return;
+  }
+  const std::string method = request->sip_method;
+  if (method == "BYE") {
+    Respond(tx, request, 200);
+    Call* call = FindCall(leg->call);
+    if (call && (leg->caller_side || call->position_leg == leg->id)) {
+      EndCall(call->id, leg->caller_side ? "caller hung up" : "position hung up", leg->id);
+    } else {
+      ReleasePosition(*leg);
+      DestroyLeg(leg->id);
+    }
+  } else if (method == "INVITE") {
+    HandleReInvite(tx, *leg, request);
+  } else if (method == "OPTIONS" || method == "INFO") {
+    Respond(tx, request, 200);
+  } else {
+    Respond(tx, request, 405);
+  }
+}
+
+// A re-INVITE is absorbed by the server (anchored media): the peer's new address is used and
+// the answer is the leg's unchanged SDP (same o= version: nothing changed on our side).
+void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite) {
+  std::optional<std::string> text = SdpBody(invite);
+  if (text) {
+    Result<SessionDescription> offer = ParseSdp(*text);
+    std::optional<media::RemoteMedia> chosen;
+    if (offer) chosen = ChooseAudio(*offer);
+    if (!chosen) {
+      Respond(tx, invite, 488);
+      return;
+    }
+    media_.SetRemote(leg.id, *chosen);
+  }
+  MessagePtr answer = MakeResponse(invite, 200);
+  osip_message_set_contact(answer.get(),
+                           ("<" + stack_->ContactUri(leg.dialog.peer.transport) + ">").c_str());
+  if (!leg.last_sdp.empty()) SetSdpBody(answer.get(), leg.last_sdp);
+  stack_->Respond(tx, std::move(answer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions
+
+bool Controller::OfferToNextPosition(Call& call) {
+  while (true) {
+    std::optional<PositionId> next =
+        call.failing_over ? positions_.ChooseStandby(call.failed_position, call.tried)
+                          : positions_.ChooseIdle(call.tried);
+    if (!next) break;
+    if (OfferToPosition(call, *next)) return true;
+  }
+  if (!call.answered) {
+    Log(Level::kWarning, Subsys::kSip, "no idle position: call rejected with 486",
+        {{"CALL_ID", call.sip_call_id}, {"NG911_CALL_ID", call.emergency.ng911_call_id}});
+    RespondToInvite(call, 486);
+    EndCall(call.id, "no idle position", std::nullopt);
+  } else {
+    Log(Level::kWarning, Subsys::kFailover,
+        "no position can take the call now; the caller hears the hold tone until one can",
+        {{"CALL_ID", call.sip_call_id}});
+  }
+  return false;
+}
+
+bool Controller::OfferToPosition(Call& call, PositionId position_id) {
+  call.tried.push_back(position_id);
+  Position& p = *positions_.Find(position_id);
+  Leg& leg = NewLeg(call, false);
+  leg.position = position_id;
+  Result<media::LocalMedia> local = media_.CreateLeg(call.id, leg.id);
+  if (!local) {
+    Log(Level::kError, Subsys::kMedia, "no RTP port for a position: " + local.error().message,
+        {{"CALL_ID", call.sip_call_id}, {"POSITION", p.name}});
+    DestroyLeg(leg.id);
+    return false;
+  }
+  leg.local = *local;
+  leg.has_media = true;
+  MessagePtr invite = MakePositionInvite(call, leg, p);
+  if (!invite) {
+    DestroyLeg(leg.id);
+    return false;
+  }
+  leg.invite = Clone(invite.get());
+  leg.invite_tx = stack_->SendRequest(std::move(invite), leg.dialog.peer);
+  if (!leg.invite_tx) {
+    DestroyLeg(leg.id);
+    return false;
+  }
+  invite_txs_[leg.invite_tx] = leg.id;
+  positions_.SetActivity(position_id, Activity::kRinging, call.id, core::MonotonicUs());
+  call.position_leg = leg.id;
+  call.ring_timer->ArmIn(options_.ring_timeout_ms * core::kUsPerMs);
+  Log(Level::kInfo, Subsys::kSip, "offering the call to a position",
+      {{"CALL_ID", call.sip_call_id}, {"POSITION", p.name}, {"LEG", std::to_string(leg.id.value)}});
+  return true;
+}
+
+MessagePtr Controller::MakePositionInvite(const Call& call, Leg& leg, const Position& p) {
+  Dialog& d = leg.dialog;
+  std::optional<PeerAddress> peer = PeerOfUriText(p.uri, core::Transport::kUdp);
+  if (!peer) return nullptr;
+  d.peer = *peer;
+  d.call_id = RandomToken(24) + "@anchord";
+  d.local_tag = NewTag();
+  d.remote_target = p.uri;
+  d.remote_party = "<" + p.uri + ">";
+  // The position sees the caller's identity in From (the B2BUA's own tag).
+  const osip_from_t* from = call.invite->from;
+  d.local_party = (from->displayname ? std::string(from->displayname) + " " : std::string()) + "<" +
+                  UriText(from->url) + ">;tag=" + d.local_tag;
+  MessagePtr invite = MakeInDialogRequest(*stack_, d, "INVITE", 1);
+  if (!invite) return nullptr;
+  leg.last_sdp = leg.sdp.Offer(leg.local);
+  ApplyEmergencyData(invite.get(), call.emergency, p.location, leg.last_sdp);
+  dialogs_[DialogKey(d.call_id, d.local_tag)] = leg.id;
+  return invite;
+}
+
+void Controller::OnResponse(TxId tx, const osip_message_t* response) {
+  const int code = response->status_code;
+  if (auto probe = probes_.find(tx); probe != probes_.end()) {
+    if (code < 200) return;
+    auto done = std::move(probe->second);
+    probes_.erase(probe);
+    done(code < 500);  // any answer but a server failure means the position's UA is alive
+    return;
+  }
+  Leg* leg = FindLegByTx(tx);
+  if (!leg || leg->caller_side) return;  // responses to BYE and CANCEL need nothing
+  if (code < 200) {
+    if (code > 100) OnPositionProvisional(*leg, response);
+  } else if (code < 300) {
+    OnPositionAnswer(*leg, response);
+  } else {
+    OnPositionAttemptFailed(*leg, code);
+  }
+}
+
+void Controller::OnPositionProvisional(Leg& leg, const osip_message_t* response) {
+  leg.provisional = true;
+  if (leg.cancel_wanted) {
+    leg.cancel_wanted = false;
+    stack_->SendRequest(MakeCancel(leg.invite.get()), leg.dialog.peer);
+    return;
+  }
+  Call* call = FindCall(leg.call);
+  (void)response;
+  if (call && call->position_leg == leg.id && !call->answered && !call->ringing_sent) {
+    RespondToInvite(*call, 180);
+    call->ringing_sent = true;
+  }
+}
+
+void Controller::OnPositionAnswer(Leg& leg, const osip_message_t* response) {
+  invite_txs_.erase(leg.invite_tx);
+  leg.dialog.remote_tag = ToTag(response);
+  leg.dialog.remote_party = FromToText(response->to);
+  LearnRoute(leg.dialog, response, true, leg.dialog.peer.transport);
+  SendAck(leg, response);
+  leg.confirmed = true;
+  Call* call = FindCall(leg.call);
+  if (leg.abandoned || !call || call->position_leg != leg.id) {
+    SendBye(leg, "call no longer offered");
+    ReleasePosition(leg);
+    DestroyLeg(leg.id);
+    return;
+  }
+  std::optional<std::string> text = SdpBody(response);
+  Result<SessionDescription> answer =
+      text ? ParseSdp(*text) : Result<SessionDescription>(Fail("no SDP answer"));
+  std::optional<media::RemoteMedia> chosen;
+  if (answer) chosen = ChooseAudio(*answer);
+  if (!chosen) {
+    Log(Level::kWarning, Subsys::kSip, "position answered without usable SDP; trying the next",
+        {{"CALL_ID", call->sip_call_id}, {"POSITION", positions_.Find(leg.position)->name}});
+    SendBye(leg, "no common codec");
+    OnPositionAttemptFailed(leg, 488);
+    return;
+  }
+  call->ring_timer->Cancel();
+  media_.SetRemote(leg.id, *chosen);
+  positions_.SetActivity(leg.position, Activity::kBusy, call->id, core::MonotonicUs());
+  if (!call->answered) {
+    AnswerCaller(*call);
+    media_.Connect(call->caller);
+    Log(Level::kNotice, Subsys::kSip, "call answered",
+        {{"CALL_ID", call->sip_call_id},
+         {"NG911_CALL_ID", call->emergency.ng911_call_id},
+         {"POSITION", positions_.Find(leg.position)->name},
+         {"MESSAGE_ID", core::message_id::kCallAnswer}});
+  }
+  media_.Connect(leg.id);
+  media_.WatchSilence(leg.id, options_.rtp_timeout_ms);
+}
+
+void Controller::SendAck(Leg& leg, const osip_message_t* response) {
+  leg.ack = MakeInDialogRequest(*stack_, leg.dialog, "ACK", CseqNumber(response));
+  if (leg.ack) (void)stack_->SendStateless(leg.ack.get(), leg.dialog.peer);
+}
+
+void Controller::SendBye(Leg& leg, const char* reason) {
+  MessagePtr bye = MakeInDialogRequest(*stack_, leg.dialog, "BYE");
+  if (!bye) return;
+  osip_message_set_header(bye.get(), "Reason",
+                          (std::string("SIP;cause=200;text=\"") + reason + "\"").c_str());
+  stack_->SendRequest(std::move(bye), leg.dialog.peer);
+}
+
+void Controller::OnStrayResponse(const osip_message_t* response) {
+  // A 2xx retransmitted after its ICT ended: our ACK was lost, send it again (R3261-13.2.2.4).
+  if (response->status_code < 200 || response->status_code >= 300 ||
+      CseqMethod(response) != "INVITE") {
+    return;
+  }
+  Leg* leg = FindLegByDialog(CallIdOf(response), FromTag(response));
+  if (leg && leg->ack) (void)stack_->SendStateless(leg->ack.get(), leg->dialog.peer);
+}
+
+void Controller::OnClientFailure(TxId tx, int status_code) {
+  if (auto probe = probes_.find(tx); probe != probes_.end()) {
+    auto done = std::move(probe->second);
+    probes_.erase(probe);
+    done(false);
+    return;
+  }
+  if (Leg* leg = FindLegByTx(tx); leg && !leg->caller_side) {
+    OnPositionAttemptFailed(*leg, status_code);
+  }
+}
+
+void Controller::OnPositionAttemptFailed(Leg& leg, int status_code) {
+  invite_txs_.erase(leg.invite_tx);
+  ReleasePosition(leg);
+  Call* call = FindCall(leg.call);
+  const bool current = call && call->position_leg == leg.id && !leg.abandoned;
+  const std::string position = positions_.Find(leg.position)->name;
+  DestroyLeg(leg.id);
+  if (!current) return;
+  call->position_leg = LegId{};
+  call->ring_timer->Cancel();
+  Log(Level::kInfo, Subsys::kSip, "position did not take the call; trying the next",
+      {{"CALL_ID", call->sip_call_id},
+       {"POSITION", position},
+       {"STATUS", std::to_string(status_code)}});
+  OfferToNextPosition(*call);
+}
+
+void Controller::OnRingTimeout(CallId call_id) {
+  Call* call = FindCall(call_id);
+  Leg* leg = call ? FindLeg(call->position_leg) : nullptr;
+  if (!leg || leg->confirmed) return;
+  Log(Level::kInfo, Subsys::kSip, "ring timeout; offering the call to the next position",
+      {{"CALL_ID", call->sip_call_id}, {"POSITION", positions_.Find(leg->position)->name}});
+  ReleasePosition(*leg);
+  AbandonPositionLeg(*leg);
+  call->position_leg = LegId{};
+  OfferToNextPosition(*call);
+}
+
+// The leg stays until its INVITE transaction ends: CANCEL now if a 1xx allows it, else as soon
+// as one arrives; a 2xx that crosses gets ACK + BYE.
+void Controller::AbandonPositionLeg(Leg& leg) {
+  leg.abandoned = true;
+  if (leg.has_media) {
+    media_.DestroyLeg(leg.id);
+    leg.has_media = false;
+  }
+  if (leg.provisional) {
+    stack_->SendRequest(MakeCancel(leg.invite.get()), leg.dialog.peer);
+  } else {
+    leg.cancel_wanted = true;
+  }
+}
+
+void Controller::ReleasePosition(Leg& leg) {
+  Position* p = positions_.Find(leg.position);
+  if (!p || p->call != leg.call) return;
+  positions_.SetActivity(leg.position, Activity::kIdle, CallId{}, core::MonotonicUs());
+  loop_.Post([this] { RetryWaitingCalls(false); });
+}
+
+void Controller::Probe(const Position& position, uint32_t timeout_ms,
+                       std::function<void(bool alive)> done) {
+  Dialog probe;
+  std::optional<PeerAddress> peer = PeerOfUriText(position.uri, core::Transport::kUdp);
+  if (!peer) {
+    done(false);
+    return;
+  }
+  probe.peer = *peer;
+  probe.call_id = RandomToken(24) + "@anchord";
+  probe.local_party = "<" + stack_->ContactUri(core::Transport::kUdp) + ">;tag=" + NewTag();
+  probe.remote_party = "<" + position.uri + ">";
+  probe.remote_target = position.uri;
+  MessagePtr options = MakeInDialogRequest(*stack_, probe, "OPTIONS", 1);
+  if (!options) {
+    done(false);
+    return;
+  }
+  osip_message_set_accept(options.get(), "application/sdp");
+  TxId tx = stack_->SendRequest(std::move(options), probe.peer, timeout_ms);
+  if (!tx) {
+    done(false);
+    return;
+  }
+  probes_[tx] = std::move(done);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failover
+
+void Controller::OnPositionDown(PositionId id) {
+  Position* p = positions_.Find(id);
+  Call* call = p && p->call.valid() ? FindCall(p->call) : nullptr;
+  Leg* leg = call ? FindLeg(call->position_leg) : nullptr;
+  if (!leg || leg->position != id) return;
+  if (leg->confirmed) {
+    StartFailover(*call, "heartbeat");
+    return;
+  }
+  Log(Level::kInfo, Subsys::kFailover, "ringing position went down; trying the next",
+      {{"CALL_ID", call->sip_call_id}, {"POSITION", p->name}});
+  ReleasePosition(*leg);
+  AbandonPositionLeg(*leg);
+  call->position_leg = LegId{};
+  call->ring_timer->Cancel();
+  OfferToNextPosition(*call);
+}
+
+void Controller::OnPositionUp(PositionId) { RetryWaitingCalls(true); }
+
+void Controller::OnLegSilent(CallId call_id, LegId leg_id) {
+  Call* call = FindCall(call_id);
+  Leg* leg = FindLeg(leg_id);
+  if (!call || !leg) return;
+  if (leg->caller_side) {
+    // A silent caller is reported, never hung up on (DESIGN invariant 1).
+    Log(Level::kWarning, Subsys::kMedia, "no RTP from the caller",
+        {{"CALL_ID", call->sip_call_id}, {"MESSAGE_ID", core::message_id::kMediaTimeout}});
+    return;
+  }
+  if (call->position_leg != leg_id || !leg->confirmed) return;
+  Log(Level::kWarning, Subsys::kMedia, "no RTP from the position",
+      {{"CALL_ID", call->sip_call_id},
+       {"POSITION", positions_.Find(leg->position)->name},
+       {"TIMEOUT_MS", std::to_string(options_.rtp_timeout_ms)},
+       {"MESSAGE_ID", core::message_id::kMediaTimeout}});
+  heartbeat_->MarkDown(leg->position);  // reports OnPositionDown, which starts the failover
+}
+
+void Controller::StartFailover(Call& call, const char* reason) {
+  Leg* old = FindLeg(call.position_leg);
+  if (!old) return;
+  call.failed_position = old->position;
+  SendBye(*old, "position failed");
+  ReleasePosition(*old);
+  DestroyLeg(old->id);
+  call.position_leg = LegId{};
+  call.ring_timer->Cancel();
+  call.tried = {call.failed_position};
+  if (!call.failing_over) {
+    call.failing_over = true;
+    call.failover_start_us = core::MonotonicUs();
+    media_.SetHoldTone(call.caller, true);
+    media_.MarkGap(call.caller);
+  }
+  Log(Level::kWarning, Subsys::kFailover, "failover started",
+      {{"CALL_ID", call.sip_call_id},
+       {"POSITION", positions_.Find(call.failed_position)->name},
+       {"REASON", reason}});
+  OfferToNextPosition(call);
+}
+
+void Controller::OnGapMeasured(CallId call_id, LegId listener, uint32_t gap_ms) {
+  Call* call = FindCall(call_id);
+  if (!call || !call->failing_over || listener != call->caller) return;
+  call->failing_over = false;
+  media_.SetHoldTone(call->caller, false);
+  Leg* now_serving = FindLeg(call->position_leg);
+  uint64_t took_ms = (core::MonotonicUs() - call->failover_start_us) / 1000;
+  Log(Level::kNotice, Subsys::kFailover, "failover",
+      {{"CALL_ID", call->sip_call_id},
+       {"NG911_CALL_ID", call->emergency.ng911_call_id},
+       {"POSITION", positions_.Find(call->failed_position)->name},
+       {"STANDBY", now_serving ? positions_.Find(now_serving->position)->name : ""},
+       {"GAP_MS", std::to_string(gap_ms)},
+       {"REPOINT_MS", std::to_string(took_ms)},
+       {"MESSAGE_ID", core::message_id::kFailover}});
+}
+
+// `forget_tried`: a position coming up again may take a call it failed before; a position
+// merely becoming idle is offered only calls it has not refused (no offer/refuse loop).
+void Controller::RetryWaitingCalls(bool forget_tried) {
+  for (auto& [id, call] : calls_) {
+    if (call->answered && call->failing_over && !call->position_leg.valid()) {
+      if (forget_tried) call->tried = {call->failed_position};
+      OfferToNextPosition(*call);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifetime
+
+Controller::Leg& Controller::NewLeg(Call& call, bool caller_side) {
+  auto leg = std::make_unique<Leg>();
+  leg->id = LegId{next_id_++};
+  leg->call = call.id;
+  leg->caller_side = caller_side;
+  leg->sdp = LocalSdp(std::stoull(RandomToken(12), nullptr, 16));
+  Leg& ref = *leg;
+  legs_[ref.id] = std::move(leg);
+  return ref;
+}
+
+void Controller::EndCall(CallId id, const char* reason, std::optional<LegId> bye_from) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& call = *it->second;
+  if (Leg* position = FindLeg(call.position_leg)) {
+    ReleasePosition(*position);
+    if (!position->confirmed) {
+      AbandonPositionLeg(*position);  // stays until its INVITE transaction ends
+    } else {
+      if (position->id != bye_from) SendBye(*position, reason);
+      DestroyLeg(position->id);
+    }
+  }
+  if (Leg* caller = FindLeg(call.caller)) {
+    if (call.answered && caller->id != bye_from) SendBye(*caller, reason);
+    DestroyLeg(caller->id);
+  }
+  Log(Level::kNotice, Subsys::kSip, std::string("call end: ") + reason,
+      {{"CALL_ID", call.sip_call_id},
+       {"NG911_CALL_ID", call.emergency.ng911_call_id},
+       {"NG911_INCIDENT_ID", call.emergency.incident_id},
+       {"MESSAGE_ID", core::message_id::kCallEnd}});
+  // Destroyed on the next loop turn: we may be inside one of the call's own timer callbacks.
+  std::shared_ptr<Call> dead(std::move(it->second));
+  calls_.erase(it);
+  loop_.Post([dead] {});
+}
+
+void Controller::DestroyLeg(LegId id) {
+  auto it = legs_.find(id);
+  if (it == legs_.end()) return;
+  Leg& leg = *it->second;
+  if (leg.has_media) media_.DestroyLeg(leg.id);
+  dialogs_.erase(DialogKey(leg.dialog.call_id, leg.dialog.local_tag));
+  if (auto tx = invite_txs_.find(leg.invite_tx); tx != invite_txs_.end() && tx->second == id) {
+    invite_txs_.erase(tx);
+  }
+  std::shared_ptr<Leg> dead(std::move(it->second));
+  legs_.erase(it);
+  loop_.Post([dead] {});
+}
+
+Controller::Call* Controller::FindCall(CallId id) {
+  auto it = calls_.find(id);
+  return it == calls_.end() ? nullptr : it->second.get();
+}
+
+Controller::Leg* Controller::FindLeg(LegId id) {
+  auto it = legs_.find(id);
+  return it == legs_.end() ? nullptr : it->second.get();
+}
+
+Controller::Leg* Controller::FindLegByDialog(const std::string& call_id,
+                                             const std::string& local_tag) {
+  auto it = dialogs_.find(DialogKey(call_id, local_tag));
+  return it == dialogs_.end() ? nullptr : FindLeg(it->second);
+}
+
+Controller::Leg* Controller::FindLegByTx(TxId tx) {
+  auto it = invite_txs_.find(tx);
+  return it == invite_txs_.end() ? nullptr : FindLeg(it->second);
+}
+
+}  // namespace anchord::signaling

@@ -1,0 +1,126 @@
+// Controller: the B2BUA that answers emergency calls, offers them to positions, bridges the
+// legs through the media plane and re-points a failed position's stream to its standby
+// (DESIGN "Failover"; RFC 3725 rules for an anchoring B2BUA, standards.md §1.0).
+//
+// Call life: caller INVITE → 100 → INVITE with the server's SDP to the idle position idle the
+// longest → its 180 → 180 to the caller → its 200 → ACK → 200 with the server's SDP to the
+// caller → both legs connected in the call's bridge. No answer within the ring timeout or a
+// rejection → the next position; none left → 486 (NENA-4.2.1.3). After answer, a position
+// that fails (heartbeat misses or RTP silence) is replaced by its standby while the caller
+// hears the hold tone; the caller's leg gets no SIP message (DESIGN invariant 1).
+//
+// Threading: signaling thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "core/ids.h"
+#include "failover/heartbeat.h"
+#include "failover/position_registry.h"
+#include "media/media_plane.h"
+#include "signaling/dialog.h"
+#include "signaling/ng911.h"
+#include "signaling/sdp.h"
+#include "signaling/sip_stack.h"
+
+namespace anchord::signaling {
+
+struct ControllerOptions {
+  uint32_t ring_timeout_ms = 15000;
+  uint32_t rtp_timeout_ms = 300;
+  uint32_t t1_ms = 500;
+};
+
+class Controller : public SipStackHandler,
+                   public media::MediaEvents,
+                   public failover::HealthObserver,
+                   public failover::Prober {
+ public:
+  Controller(core::EventLoop& loop, media::MediaPlane& media, failover::PositionRegistry& positions,
+             ControllerOptions options);
+  ~Controller() override;
+
+  // Wiring after construction (the stack needs this object as its handler).
+  void Attach(SipStack* stack, failover::HeartbeatMonitor* heartbeat);
+
+  size_t active_calls() const { return calls_.size(); }
+
+  // SipStackHandler
+  void OnRequest(TxId tx, const osip_message_t* request, const PeerAddress& source) override;
+  void OnAck(const osip_message_t* ack) override;
+  void OnResponse(TxId tx, const osip_message_t* response) override;
+  void OnStrayResponse(const osip_message_t* response) override;
+  void OnClientFailure(TxId tx, int status_code) override;
+  // media::MediaEvents
+  void OnLegSilent(CallId call, LegId leg) override;
+  void OnGapMeasured(CallId call, LegId listener, uint32_t gap_ms) override;
+  // failover::HealthObserver
+  void OnPositionDown(PositionId id) override;
+  void OnPositionUp(PositionId id) override;
+  // failover::Prober: SIP OPTIONS with an application timeout.
+  void Probe(const failover::Position& position, uint32_t timeout_ms,
+             std::function<void(bool alive)> done) override;
+
+ private:
+  struct Leg;
+  struct Call;
+
+  // Caller side.
+  void StartCall(TxId tx, const osip_message_t* invite, const PeerAddress& source);
+  void RespondToInvite(Call& call, int code);
+  void AnswerCaller(Call& call);
+  void RetransmitAnswer(LegId leg_id);
+  void HandleCancel(TxId tx, const osip_message_t* cancel);
+  void HandleInDialog(TxId tx, const osip_message_t* request);
+  void HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite);
+
+  // Position side.
+  bool OfferToNextPosition(Call& call);
+  bool OfferToPosition(Call& call, PositionId position);
+  MessagePtr MakePositionInvite(const Call& call, Leg& leg, const failover::Position& p);
+  void OnPositionProvisional(Leg& leg, const osip_message_t* response);
+  void OnPositionAnswer(Leg& leg, const osip_message_t* response);
+  void OnPositionAttemptFailed(Leg& leg, int status_code);
+  void OnRingTimeout(CallId call_id);
+  void AbandonPositionLeg(Leg& leg);
+  void SendAck(Leg& leg, const osip_message_t* response);
+  void SendBye(Leg& leg, const char* reason);
+
+  // Failover.
+  void StartFailover(Call& call, const char* reason);
+  void RetryWaitingCalls(bool forget_tried);
+
+  // Lifetime.
+  Leg& NewLeg(Call& call, bool caller_side);
+  void EndCall(CallId id, const char* reason, std::optional<LegId> bye_from);
+  void DestroyLeg(LegId id);
+  void ReleasePosition(Leg& leg);
+  Call* FindCall(CallId id);
+  Leg* FindLeg(LegId id);
+  Leg* FindLegByDialog(const std::string& call_id, const std::string& local_tag);
+  Leg* FindLegByTx(TxId tx);
+  void Respond(TxId tx, const osip_message_t* request, int code, const std::string& to_tag = {});
+
+  core::EventLoop& loop_;
+  media::MediaPlane& media_;
+  failover::PositionRegistry& positions_;
+  ControllerOptions options_;
+  SipStack* stack_ = nullptr;
+  failover::HeartbeatMonitor* heartbeat_ = nullptr;
+
+  uint64_t next_id_ = 1;
+  std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
+  std::unordered_map<LegId, std::unique_ptr<Leg>> legs_;
+  std::unordered_map<std::string, LegId> dialogs_;  // DialogKey -> leg
+  std::unordered_map<TxId, LegId> invite_txs_;      // client or server INVITE tx -> leg
+  std::unordered_map<TxId, std::function<void(bool)>> probes_;
+};
+
+}  // namespace anchord::signaling
