@@ -77,7 +77,9 @@ def test(env):
         env.check(sum(800 in w.tones for w in after) >= 100, "caller heard pos2 >= 2 s")
 
     first600 = next((w.t for w in wins if 600 in w.tones), None)
-    last_good = max((w.t for w in wins if w.tones & {600, 800, HOLD}), default=None)
+    # Audio is owed until the caller hangs up (its BYE reaching anchord).
+    t_bye = h.caller_bye_time(cap, SIP, CALLER_SIP, default=time.time())
+    last_good = t_bye - 0.04
     if first600 is not None:
         gap, at = h.longest_gap(wins, lambda w: bool(w.tones & {600, 800, HOLD}),
                                 t_from=first600, t_to=last_good)

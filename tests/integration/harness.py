@@ -953,3 +953,11 @@ def cseq_method(payload):
 
 def print_anchord_tail(anchord, n=25):
     log("--- last anchord stderr lines:\n" + anchord.tail(n))
+
+
+def caller_bye_time(capture, anchord_port, caller_port, default=None):
+    """When the caller's BYE reached anchord (the end of the stretch audio is owed)."""
+    for p in capture.get(anchord_port):
+        if p.sport == caller_port and p.payload.startswith(b"BYE "):
+            return p.t
+    return default
