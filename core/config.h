@@ -45,8 +45,8 @@ struct Config {
     std::string address = "127.0.0.1";  // numeric IPv4; RTP binds here and SDP advertises it
     uint16_t port_min = 30000;          // even, 1024..65534, port_min < port_max
     uint16_t port_max = 39999;
-    uint32_t workers = 1;               // 1..64
-    std::string mixer_isa = "auto";     // auto | scalar | sse2 | avx2
+    uint32_t workers = 1;            // 1..64
+    std::string mixer_isa = "auto";  // auto | scalar | sse2 | avx2
   } media;
   struct Failover {
     uint32_t heartbeat_ms = 100;    // OPTIONS interval and per-ping timeout (20..60000)
