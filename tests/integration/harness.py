@@ -212,7 +212,7 @@ def main(test_fn, name):
     except TestFailure as e:
         if str(e) not in env.failures:
             env.failures.append(str(e))
-        log(f"FAIL: {e}")
+            log(f"FAIL: {e}")
     except Exception:
         traceback.print_exc()
         env.failures.append("exception")
