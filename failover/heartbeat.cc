@@ -14,8 +14,7 @@ using core::Subsys;
 HeartbeatMonitor::HeartbeatMonitor(core::EventLoop& loop, PositionRegistry& registry,
                                    Prober& prober, HealthObserver& observer, uint32_t heartbeat_ms,
                                    uint32_t misses)
-    : loop_(loop),
-      registry_(registry),
+    : registry_(registry),
       prober_(prober),
       observer_(observer),
       heartbeat_ms_(heartbeat_ms),

@@ -50,7 +50,6 @@ class HeartbeatMonitor {
   void Tick();
   void OnResult(PositionId id, bool alive);
 
-  core::EventLoop& loop_;
   PositionRegistry& registry_;
   Prober& prober_;
   HealthObserver& observer_;

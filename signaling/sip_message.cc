@@ -19,6 +19,16 @@ std::mt19937_64& Generator() {
   return generator;
 }
 
+// osip_from_get_tag/osip_to_get_tag are macros passing a string literal as char*.
+osip_generic_param_t* FindTag(const osip_from_t* header) {
+  osip_generic_param_t* tag = nullptr;
+  if (!header || osip_generic_param_get_byname(const_cast<osip_list_t*>(&header->gen_params),
+                                               const_cast<char*>("tag"), &tag) != 0) {
+    return nullptr;
+  }
+  return tag;
+}
+
 int CloneVia(void* via, void** out) {
   return osip_via_clone(static_cast<osip_via_t*>(via), reinterpret_cast<osip_via_t**>(out));
 }
@@ -102,8 +112,7 @@ MessagePtr MakeResponse(const osip_message_t* request, int status_code, std::str
   osip_to_clone(request->to, &r->to);
   osip_call_id_clone(request->call_id, &r->call_id);
   osip_cseq_clone(request->cseq, &r->cseq);
-  osip_generic_param_t* tag = nullptr;
-  if (!to_tag.empty() && osip_to_get_tag(r->to, &tag) != 0) {
+  if (!to_tag.empty() && !FindTag(r->to)) {
     osip_to_set_tag(r->to, osip_strdup(std::string(to_tag).c_str()));
   }
   osip_message_set_header(r, "Server", "anchord");
@@ -120,10 +129,9 @@ std::string TopBranch(const osip_message_t* m) {
   return branch->gvalue;
 }
 
-static std::string TagOf(osip_from_t* header) {
-  osip_generic_param_t* tag = nullptr;
-  if (!header || osip_from_get_tag(header, &tag) != 0 || !tag || !tag->gvalue) return {};
-  return tag->gvalue;
+static std::string TagOf(const osip_from_t* header) {
+  osip_generic_param_t* tag = FindTag(header);
+  return tag && tag->gvalue ? tag->gvalue : "";
 }
 
 std::string ToTag(const osip_message_t* m) { return TagOf(m->to); }

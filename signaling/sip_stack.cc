@@ -58,7 +58,7 @@ bool IsResponseCallback(int type) {
 }  // namespace
 
 SipStack::SipStack(core::EventLoop& loop, SipTransport& transport, SipStackHandler& handler)
-    : loop_(loop), transport_(transport), handler_(handler), timer_(loop, [this] { Pump(); }) {}
+    : transport_(transport), handler_(handler), timer_(loop, [this] { Pump(); }) {}
 
 Result<std::unique_ptr<SipStack>> SipStack::Create(core::EventLoop& loop, SipTransport& transport,
                                                    SipStackHandler& handler) {

@@ -103,7 +103,6 @@ class SipStack {
   static void TransportErrorCallback(int type, osip_transaction_t* tr, int error);
   static SipStack* From(osip_transaction_t* tr);
 
-  core::EventLoop& loop_;
   SipTransport& transport_;
   SipStackHandler& handler_;
   osip_t* osip_ = nullptr;
