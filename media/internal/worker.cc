@@ -70,7 +70,9 @@ void Worker::OnTick() {
     Bump(counters_.ticks_late, behind);
   }
   tick_ += elapsed;
-  for (auto& [call, bridge] : bridges_) bridge->Tick(tick_, elapsed, now);
+  // Bridges get the tick's grid time, not the wake-up time: silence timeouts then count whole
+  // ticks and wake-up jitter cannot add a tick to a detection.
+  for (auto& [call, bridge] : bridges_) bridge->Tick(tick_, elapsed, deadline_us_);
   ticks_.store(tick_, std::memory_order_release);
   if (tick_ % 50 == 0) ReportOnceASecond();
   deadline_us_ += kTickUs;  // absolute grid: never now + 20 ms

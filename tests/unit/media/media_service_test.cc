@@ -130,7 +130,10 @@ class MediaServiceTest : public ::testing::Test {
       sent_by_a_[frame] = frame_;
       peer_a_.SendRtp(port_a_, frame);
     }
-    if (b_sends_) peer_b_.SendRtp(port_b_, UlawToneFrame(600, frame_));
+    if (b_sends_) {
+      peer_b_.SendRtp(port_b_, UlawToneFrame(600, frame_));
+      b_last_sent_us_ = core::MonotonicUs();
+    }
     ++frame_;
     pacer_.Wait();
     at_a_.Take(peer_a_);
@@ -148,6 +151,7 @@ class MediaServiceTest : public ::testing::Test {
   uint16_t port_a_ = 0, port_b_ = 0;
   bool a_sends_ = true, b_sends_ = true;
   uint32_t frame_ = 0;
+  uint64_t b_last_sent_us_ = 0;
   std::map<std::vector<uint8_t>, uint32_t> sent_by_a_;
   Received at_a_, at_b_;
   Pacer pacer_;
@@ -232,14 +236,15 @@ TEST_F(MediaServiceTest, SilentLegIsReportedOncePerSilence) {
 
   for (size_t round = 1; round <= 2; ++round) {
     b_sends_ = false;
-    uint64_t last_sent_us = core::MonotonicUs();  // B's last packet left in the last Tick()
+    const uint64_t last_sent_us = b_last_sent_us_;
     uint64_t deadline = last_sent_us + 1'000'000;
     while (events_.silent().size() < round && core::MonotonicUs() < deadline) Tick();
     auto silent = events_.silent();
     ASSERT_EQ(silent.size(), round);
     EXPECT_EQ(silent.back().first, kB);
     uint64_t after_ms = (silent.back().second - last_sent_us) / 1000;
-    EXPECT_GE(after_ms + 20, kTimeoutMs);
+    RecordProperty("silent_after_ms_round" + std::to_string(round), static_cast<int>(after_ms));
+    EXPECT_GE(after_ms + 20, kTimeoutMs);      // arrivals are seen at tick resolution
     EXPECT_LE(after_ms, kTimeoutMs + 2 * 20);  // within timeout + 2 ticks
     RunTicks(15);
     EXPECT_EQ(events_.silent().size(), round) << "reported once per silence";
@@ -299,6 +304,7 @@ TEST_F(MediaServiceTest, GapIsMeasuredAtTheCallerThroughAFailover) {
   auto gaps = events_.gaps();
   ASSERT_EQ(gaps.size(), 1u);
   EXPECT_EQ(gaps[0].first, kA);
+  RecordProperty("gap_ms", static_cast<int>(gaps[0].second));
   // B's last frame plays out of the 40 ms jitter buffer, the mark comes 100 ms after B's last
   // send, the tone on the next tick: about 60-80 ms, never more than detection + one tick.
   EXPECT_GE(gaps[0].second, 20u);
