@@ -27,8 +27,14 @@ MAX_GAP_MS = 1000
 
 
 def test(env):
-    pos1 = h.Baresip(env, "pos1", POS1, 600, 16100)
-    pos2 = h.Baresip(env, "pos2", POS2, 800, 16120)
+    run(env, signal.SIGKILL, SIP, CALLER_SIP, CALLER_RTP, POS1, POS2, 16100, RTP_MIN)
+
+
+def run(env, sig, SIP, CALLER_SIP, CALLER_RTP, POS1, POS2, bs_rtp, RTP_MIN):
+    """The whole scenario; `sig` is how pos1 dies (SIGKILL: crash, SIGSTOP: hang)."""
+    RTP_MAX = RTP_MIN + 19
+    pos1 = h.Baresip(env, "pos1", POS1, 600, bs_rtp)
+    pos2 = h.Baresip(env, "pos2", POS2, 800, bs_rtp + 20)
     pos1.wait_ready()
     pos2.wait_ready()
     cap = h.start_capture(env, [SIP, CALLER_SIP, CALLER_RTP])
@@ -45,9 +51,10 @@ def test(env):
     h.wait_hearing(cap, CALLER_RTP, 600, 3.0, timeout=12, proc_alive=c.alive)
     mark = a.mark()
     t_kill = time.time()
-    h.log("SIGKILL pos1")
-    pos1.proc.signal(signal.SIGKILL)
-    pos1.proc.wait(5)
+    h.log(f"{signal.Signals(sig).name} pos1")
+    pos1.proc.signal(sig)
+    if sig == signal.SIGKILL:
+        pos1.proc.wait(5)
     try:
         h.wait_hearing(cap, CALLER_RTP, 800, 2.0, timeout=8, proc_alive=c.alive)
     except h.TestFailure as e:
@@ -71,7 +78,7 @@ def test(env):
               f"({len(holds)} windows before pos2 came in)")
     env.check(first800 is not None, "caller heard pos2 (800 Hz) after the kill")
     env.check(not any(600 in w.tones for w in after if w.t > t_kill + 0.2),
-              "no pos1 audio after the kill (it is dead)")
+              "no pos1 audio after the kill (it is dead or frozen)")
     if first800 is not None:
         h.log(f"pos2 audible {(first800 - t_kill) * 1000:.0f} ms after the kill")
         env.check(sum(800 in w.tones for w in after) >= 100, "caller heard pos2 >= 2 s")
