@@ -76,16 +76,23 @@ BodyPart ReadPart(const osip_body_t* body) {
   return part;
 }
 
-std::string MultipartBody(const std::string& boundary, const std::string& sdp,
-                          const std::vector<BodyPart>& parts) {
-  std::string body = "--" + boundary + "\r\nContent-Type: application/sdp\r\n\r\n" + sdp + "\r\n";
-  for (const BodyPart& part : parts) {
-    body += "--" + boundary + "\r\nContent-Type: " + part.content_type + "\r\n";
-    for (const auto& [name, value] : part.headers) body += name + ": " + value + "\r\n";
-    body += "\r\n" + part.content + "\r\n";
+// Appends one MIME part to a multipart message. The part's headers, Content-Type included, go
+// in as plain headers so osip writes them as given (it lower-cases a parsed part Content-Type),
+// and the content goes out byte for byte; osip writes the boundary lines between parts.
+void AddPart(osip_message_t* message, const std::string& content_type,
+             const std::vector<std::pair<std::string, std::string>>& headers,
+             const std::string& content) {
+  osip_body_t* part = nullptr;
+  osip_body_init(&part);
+  osip_body_set_header(part, "Content-Type", content_type.c_str());
+  for (const auto& [name, value] : headers) {
+    osip_body_set_header(part, name.c_str(), value.c_str());
   }
-  body += "--" + boundary + "--\r\n";
-  return body;
+  part->body = static_cast<char*>(osip_malloc(content.size() + 1));
+  std::memcpy(part->body, content.data(), content.size());
+  part->body[content.size()] = '\0';
+  part->length = content.size();
+  osip_list_add(&message->bodies, part, -1);
 }
 
 }  // namespace
@@ -132,12 +139,13 @@ void ApplyEmergencyData(osip_message_t* invite, const EmergencyData& data, core:
     osip_message_set_header(invite, name.c_str(), value.c_str());
   }
   if (mode == core::LocationMode::kMultipart && !data.parts.empty()) {
-    // No MIME-Version header on purpose: with it, osip would wrap this body in boundaries of
-    // its own; without it, the bytes below go out exactly as written.
-    std::string boundary = "anchord-" + RandomToken(16);
-    std::string body = MultipartBody(boundary, sdp, data.parts);
-    osip_message_set_content_type(invite, ("multipart/mixed;boundary=" + boundary).c_str());
-    osip_message_set_body(invite, body.data(), body.size());
+    osip_message_set_content_type(invite,
+                                  ("multipart/mixed;boundary=anchord-" + RandomToken(16)).c_str());
+    osip_message_set_mime_version(invite, "1.0");
+    AddPart(invite, "application/sdp", {}, sdp);
+    for (const BodyPart& part : data.parts) {
+      AddPart(invite, part.content_type, part.headers, part.content);
+    }
   } else {
     osip_message_set_content_type(invite, "application/sdp");
     osip_message_set_body(invite, sdp.data(), sdp.size());

@@ -151,6 +151,9 @@ Result<SessionDescription> ParseSdp(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) return Fail("not SDP: contains a NUL byte");
   if (text.substr(0, 2) != "v=") return Fail("not SDP: does not start with v=");
   std::string padded(text);
+  // In a multipart body the CRLF before the boundary belongs to the delimiter (RFC 2046
+  // §5.1.1), so the SDP part's last line arrives without one; osip's parser needs it.
+  if (padded.back() != '\n') padded += "\r\n";
   padded.append(kParserPadding, '\0');
   sdp_message_t* raw = nullptr;
   if (sdp_message_init(&raw) != 0) return Fail("out of memory parsing SDP");

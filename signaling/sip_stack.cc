@@ -2,7 +2,10 @@
 
 #include <osip2/osip_time.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <string_view>
 
 #include "core/log.h"
 
@@ -43,6 +46,51 @@ void ShortenTimer(int* length, timeval* start, uint32_t timeout_ms) {
     start->tv_sec += 1;
     start->tv_usec -= 1'000'000;
   }
+}
+
+// The header lines a response must copy (RFC 3261 §8.2.6.2), in long and compact form.
+bool IsEchoedHeader(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"via", "v",       "from", "f",   "to",
+                                                "t",   "call-id", "i",    "cseq"};
+  for (std::string_view n : kNames) {
+    if (name.size() == n.size() &&
+        std::equal(name.begin(), name.end(), n.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A 400 for a request osip could not parse at all (a huge Content-Length, a broken header):
+// built from the raw header lines when the request line looks like a request and a Via is
+// there. Returns an empty string when no response is possible.
+std::string RawBadRequest(std::string_view text) {
+  size_t line_end = text.find("\r\n");
+  if (line_end == std::string_view::npos || text.substr(0, 4) == "SIP/" ||
+      text.substr(0, 4) == "ACK " ||
+      text.substr(0, line_end).find(" SIP/2.0") == std::string::npos) {
+    return {};
+  }
+  std::string echoed;
+  bool has_via = false;
+  for (size_t pos = line_end + 2; pos < text.size();) {
+    size_t end = text.find("\r\n", pos);
+    if (end == std::string_view::npos || end == pos) break;  // end of headers
+    std::string_view line = text.substr(pos, end - pos);
+    size_t colon = line.find(':');
+    std::string_view name = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (colon != std::string_view::npos && IsEchoedHeader(name) && line.size() < 1024) {
+      has_via |= std::tolower(static_cast<unsigned char>(name[0])) == 'v';
+      echoed.append(line).append("\r\n");
+    }
+    pos = end + 2;
+  }
+  if (!has_via) return {};
+  return "SIP/2.0 400 Bad Request (unparsable message)\r\n" + echoed +
+         "Server: anchord\r\nContent-Length: 0\r\n\r\n";
 }
 
 bool IsRequestCallback(int type) {
@@ -171,8 +219,14 @@ void SipStack::RejectMalformed(const InboundMessage& message, const osip_message
          {"REASON", why},
          {"COUNT", std::to_string(counters_.malformed)}});
   }
-  if (!parsed || !MSG_IS_REQUEST(parsed) || MSG_IS_ACK(parsed) ||
-      osip_list_size(&parsed->vias) == 0) {
+  if (!parsed) {
+    std::string response = RawBadRequest(message.data);
+    if (!response.empty() && transport_.Send(message.source, response)) {
+      ++counters_.bad_request_sent;
+    }
+    return;
+  }
+  if (!MSG_IS_REQUEST(parsed) || MSG_IS_ACK(parsed) || osip_list_size(&parsed->vias) == 0) {
     return;
   }
   osip_message_t* r = nullptr;
