@@ -120,6 +120,10 @@ void Controller::Attach(SipStack* stack, failover::HeartbeatMonitor* heartbeat) 
 void Controller::OnRequest(TxId tx, const osip_message_t* request, const PeerAddress& source) {
   const std::string method = request->sip_method;
   const bool in_dialog = !ToTag(request).empty();
+  if (in_dialog && owner_ && owner_->OwnsDialog(CallIdOf(request), ToTag(request))) {
+    owner_->OnRequest(tx, request, source);
+    return;
+  }
   if (method == "CANCEL") {
     HandleCancel(tx, request);
   } else if (in_dialog) {
@@ -255,6 +259,10 @@ void Controller::RetransmitAnswer(LegId leg_id) {
 }
 
 void Controller::OnAck(const osip_message_t* ack) {
+  if (owner_ && owner_->OwnsDialog(CallIdOf(ack), ToTag(ack))) {
+    owner_->OnAck(ack);
+    return;
+  }
   if (Leg* leg = FindLegByDialog(CallIdOf(ack), ToTag(ack))) {
     leg->confirmed = true;
     if (leg->retransmit) leg->retransmit->Cancel();
@@ -401,6 +409,10 @@ MessagePtr Controller::MakePositionInvite(const Call& call, Leg& leg, const Posi
 }
 
 void Controller::OnResponse(TxId tx, const osip_message_t* response) {
+  if (owner_ && owner_->OwnsTransaction(tx)) {
+    owner_->OnResponse(tx, response);
+    return;
+  }
   const int code = response->status_code;
   if (auto probe = probes_.find(tx); probe != probes_.end()) {
     if (code < 200) return;
@@ -491,6 +503,10 @@ void Controller::SendBye(Leg& leg, const char* reason) {
 }
 
 void Controller::OnStrayResponse(const osip_message_t* response) {
+  if (owner_ && owner_->OwnsDialog(CallIdOf(response), FromTag(response))) {
+    owner_->OnStrayResponse(response);
+    return;
+  }
   // A 2xx retransmitted after its ICT ended: our ACK was lost, send it again (R3261-13.2.2.4).
   if (response->status_code < 200 || response->status_code >= 300 ||
       CseqMethod(response) != "INVITE") {
@@ -501,6 +517,10 @@ void Controller::OnStrayResponse(const osip_message_t* response) {
 }
 
 void Controller::OnClientFailure(TxId tx, int status_code) {
+  if (owner_ && owner_->OwnsTransaction(tx)) {
+    owner_->OnClientFailure(tx, status_code);
+    return;
+  }
   if (auto probe = probes_.find(tx); probe != probes_.end()) {
     auto done = std::move(probe->second);
     probes_.erase(probe);

@@ -26,6 +26,7 @@
 #include "failover/position_registry.h"
 #include "media/media_plane.h"
 #include "signaling/dialog.h"
+#include "signaling/dialog_owner.h"
 #include "signaling/ng911.h"
 #include "signaling/sdp.h"
 #include "signaling/sip_stack.h"
@@ -49,6 +50,9 @@ class Controller : public SipStackHandler,
 
   // Wiring after construction (the stack needs this object as its handler).
   void Attach(SipStack* stack, failover::HeartbeatMonitor* heartbeat);
+
+  // Messages of transactions and dialogs `owner` claims go to it (third-party calls).
+  void SetDialogOwner(DialogOwner* owner) { owner_ = owner; }
 
   size_t active_calls() const { return calls_.size(); }
 
@@ -114,6 +118,7 @@ class Controller : public SipStackHandler,
   ControllerOptions options_;
   SipStack* stack_ = nullptr;
   failover::HeartbeatMonitor* heartbeat_ = nullptr;
+  DialogOwner* owner_ = nullptr;
 
   uint64_t next_id_ = 1;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
