@@ -4,6 +4,7 @@
 #include "signaling/sip_stack.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@ class RecordingHandler : public SipStackHandler {
     Request r{tx, request->sip_method, TopBranch(request), source, 0};
     if (r.method == "CANCEL") r.cancelled_invite = stack->FindInviteServerTx(request);
     requests.push_back(r);
+    if (on_request) on_request(r, request);
   }
   void OnAck(const osip_message_t* ack) override { acks.push_back(TopBranch(ack)); }
   void OnResponse(TxId tx, const osip_message_t* response) override {
@@ -61,6 +63,8 @@ class RecordingHandler : public SipStackHandler {
   }
 
   SipStack* stack = nullptr;
+  // Optional TU behaviour, run inside the callback (as the controller does).
+  std::function<void(const Request&, const osip_message_t*)> on_request;
   std::vector<Request> requests;
   std::vector<std::string> acks;
   std::vector<std::pair<TxId, int>> responses;
@@ -311,6 +315,41 @@ TEST_F(SipStackTest, GarbageAndMalformedResponsesAreCountedWithoutAnswer) {
   EXPECT_TRUE(handler_.requests.empty());
   EXPECT_TRUE(handler_.stray.empty());
   EXPECT_TRUE(handler_.responses.empty());
+}
+
+// SipStack contract: handlers may send requests and responses; they go out "in the same or the
+// next pump", not when some unrelated osip timer fires. Here a non-INVITE request's handler
+// (NIST callback) answers it and sends a new request, as the controller does on a BYE.
+TEST_F(SipStackTest, RequestSentFromNonInviteHandlerGoesOutAtOnce) {
+  SipTestPeer other;
+  driver_->Watch(&other);
+  handler_.on_request = [&](const RecordingHandler::Request& r, const osip_message_t* request) {
+    if (r.method != "BYE") return;
+    stack_->Respond(r.tx, MakeResponse(request, 200));
+    std::string branch;
+    stack_->SendRequest(Options(other, &branch), AddressOf(other));
+  };
+  peer_.SendTo(StackPort(), InviteCompanion("BYE", "z9hG4bK-bye-1", "bye-1", "uas"));
+  ASSERT_TRUE(driver_->WaitFor(peer_, IsResponse(200, "BYE")));
+  EXPECT_TRUE(driver_->WaitFor(other, IsRequest("OPTIONS"), 1'000'000))
+      << "a request sent from a NIST callback waited for an unrelated timer";
+}
+
+// R3261-9.2 as the controller does it: the CANCEL's handler answers 200 and then 487 to the
+// INVITE's server transaction; the 487 must go out at once.
+TEST_F(SipStackTest, InviteResponseSentFromCancelHandlerGoesOutAtOnce) {
+  handler_.on_request = [&](const RecordingHandler::Request& r, const osip_message_t* request) {
+    if (r.method != "CANCEL" || !r.cancelled_invite) return;
+    stack_->Respond(r.tx, MakeResponse(request, 200, "uas"));
+    stack_->Respond(r.cancelled_invite,
+                    MakeResponse(stack_->RequestOf(r.cancelled_invite), 487, "uas"));
+  };
+  peer_.SendTo(StackPort(), Invite("z9hG4bK-c487", "c487"));
+  ASSERT_TRUE(driver_->RunUntil([&] { return handler_.requests.size() == 1; }));
+  peer_.SendTo(StackPort(), InviteCompanion("CANCEL", "z9hG4bK-c487", "c487"));
+  ASSERT_TRUE(driver_->WaitFor(peer_, IsResponse(200, "CANCEL")));
+  EXPECT_TRUE(driver_->WaitFor(peer_, IsResponse(487, "INVITE"), 1'000'000))
+      << "a response queued on the IST from a NIST callback waited for an unrelated timer";
 }
 
 // HB-OPT-1: a NICT with an application timeout reports 408 after that timeout, not after

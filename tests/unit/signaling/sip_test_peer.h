@@ -145,17 +145,18 @@ inline std::string ResponseTo(const std::string& request, int code, const std::s
 
 // A plain audio SDP as a caller or position would send it.
 inline std::string PeerSdp(uint16_t rtp_port, const std::string& formats = "0 8") {
+  std::string rtpmaps;
+  std::string padded = " " + formats + " ";
+  if (padded.find(" 0 ") != std::string::npos) rtpmaps += "a=rtpmap:0 PCMU/8000\r\n";
+  if (padded.find(" 8 ") != std::string::npos) rtpmaps += "a=rtpmap:8 PCMA/8000\r\n";
+  if (padded.find(" 18 ") != std::string::npos) rtpmaps += "a=rtpmap:18 G729/8000\r\n";
   return "v=0\r\n"
          "o=peer 1 1 IN IP4 127.0.0.1\r\n"
          "s=-\r\n"
          "c=IN IP4 127.0.0.1\r\n"
          "t=0 0\r\n"
          "m=audio " +
-         std::to_string(rtp_port) + " RTP/AVP " + formats +
-         "\r\n"
-         "a=rtpmap:0 PCMU/8000\r\n"
-         "a=rtpmap:8 PCMA/8000\r\n"
-         "a=sendrecv\r\n";
+         std::to_string(rtp_port) + " RTP/AVP " + formats + "\r\n" + rtpmaps + "a=sendrecv\r\n";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,705 @@
+// Controller: the B2BUA against a fake media plane. Real UDP transport and SipStack on
+// 127.0.0.1 port 0, a real PositionRegistry and HeartbeatMonitor (never started: health is set
+// by the test), and plain UDP sockets as the caller and the positions, speaking hand-written SIP.
+#include "signaling/controller.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/clock.h"
+#include "failover/heartbeat.h"
+#include "failover/position_registry.h"
+#include "media/media_plane.h"
+#include "signaling/sip_stack.h"
+#include "signaling/transport.h"
+#include "tests/unit/signaling/sip_test_peer.h"
+
+namespace anchord::signaling {
+namespace {
+
+using core::LocationMode;
+using core::Transport;
+using failover::Activity;
+using failover::Health;
+using testutil::BodyOf;
+using testutil::HeaderValue;
+using testutil::HeaderValues;
+using testutil::IsRequest;
+using testutil::IsResponse;
+using testutil::LoopDriver;
+using testutil::ParamOf;
+using testutil::PeerSdp;
+using testutil::ResponseTo;
+using testutil::SipTestPeer;
+using testutil::StatusOf;
+using testutil::WithBody;
+
+// Records every call; CreateLeg hands out 127.0.0.1 and even ports from 40000 up.
+class FakeMediaPlane : public media::MediaPlane {
+ public:
+  Result<media::LocalMedia> CreateLeg(CallId call, LegId leg) override {
+    media::LocalMedia local{"127.0.0.1", next_port_};
+    next_port_ += 2;
+    created.emplace_back(call, leg);
+    locals[leg.value] = local;
+    return local;
+  }
+  void SetRemote(LegId leg, const media::RemoteMedia& remote) override {
+    remotes[leg.value].push_back(remote);
+  }
+  void Connect(LegId leg) override { connected.push_back(leg); }
+  void Disconnect(LegId leg) override { disconnected.push_back(leg); }
+  void SetHoldTone(LegId leg, bool on) override { hold_tone.emplace_back(leg, on); }
+  void WatchSilence(LegId leg, uint32_t timeout_ms) override {
+    watched.emplace_back(leg, timeout_ms);
+  }
+  void MarkGap(LegId listener) override { gaps.push_back(listener); }
+  void DestroyLeg(LegId leg) override { destroyed.push_back(leg); }
+
+  bool WasConnected(LegId leg) const {
+    return std::find(connected.begin(), connected.end(), leg) != connected.end();
+  }
+  bool WasDestroyed(LegId leg) const {
+    return std::find(destroyed.begin(), destroyed.end(), leg) != destroyed.end();
+  }
+
+  std::vector<std::pair<CallId, LegId>> created;
+  std::map<uint64_t, media::LocalMedia> locals;
+  std::map<uint64_t, std::vector<media::RemoteMedia>> remotes;
+  std::vector<LegId> connected;
+  std::vector<LegId> disconnected;
+  std::vector<std::pair<LegId, bool>> hold_tone;
+  std::vector<std::pair<LegId, uint32_t>> watched;
+  std::vector<LegId> gaps;
+  std::vector<LegId> destroyed;
+
+ private:
+  uint16_t next_port_ = 40000;
+};
+
+constexpr uint16_t kCallerRtpPort = 20000;
+constexpr uint16_t kPositionRtpPort = 22000;
+constexpr size_t kPositions = 3;
+
+const char kPidf[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+    "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"\r\n"
+    "  xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\"\r\n"
+    "  xmlns:gml=\"http://www.opengis.net/gml\" entity=\"sip:+15555550100@carrier.example\">\r\n"
+    " <tuple id=\"t1\"><status><gp:geopriv><gp:location-info>\r\n"
+    "  <gml:Point srsName=\"urn:ogc:def:crs:EPSG::4326\"><gml:pos>30.2672 -97.7431</gml:pos>\r\n"
+    "  </gml:Point></gp:location-info><gp:usage-rules/></gp:geopriv></status></tuple>\r\n"
+    "</presence>";
+
+// What an answered call left behind, for the tests that go on from there.
+struct Answered {
+  std::string caller_invite;
+  std::string caller_ok;  // the 200 the caller got
+  std::string position_invite;
+  std::string position_ok;  // the 200 the position sent
+  CallId call;
+  LegId caller_leg;
+  LegId position_leg;
+};
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  // pos1's standby is pos3, so a failover that picks pos3 over pos2 (idle as long, earlier in
+  // the config) shows the standby policy at work.
+  static std::vector<core::PositionConfig> DefaultPositions() {
+    return {{"pos1", "", "pos3", LocationMode::kMultipart},
+            {"pos2", "", "", LocationMode::kMultipart},
+            {"pos3", "", "pos1", LocationMode::kMultipart}};
+  }
+
+  void Start(ControllerOptions options = {},
+             std::vector<core::PositionConfig> configs = DefaultPositions(), bool all_up = true) {
+    options_ = options;
+    auto loop = core::EventLoop::Create();
+    ASSERT_TRUE(loop.has_value()) << loop.error().message;
+    loop_ = std::move(*loop);
+    auto transport = SipTransport::Create(*loop_, {{Transport::kUdp, "127.0.0.1", 0}},
+                                          [this](const InboundMessage& m) { stack_->Receive(m); });
+    ASSERT_TRUE(transport.has_value()) << transport.error().message;
+    transport_ = std::move(*transport);
+    for (size_t i = 0; i < configs.size(); ++i) configs[i].uri = pos_[i].uri(configs[i].name);
+    registry_ = std::make_unique<failover::PositionRegistry>(configs);
+    controller_ = std::make_unique<Controller>(*loop_, media_, *registry_, options);
+    auto stack = SipStack::Create(*loop_, *transport_, *controller_);
+    ASSERT_TRUE(stack.has_value()) << stack.error().message;
+    stack_ = std::move(*stack);
+    heartbeat_ = std::make_unique<failover::HeartbeatMonitor>(*loop_, *registry_, *controller_,
+                                                              *controller_, 60'000, 3);
+    controller_->Attach(stack_.get(), heartbeat_.get());
+    if (all_up) {
+      for (failover::Position& p : registry_->all()) registry_->SetHealth(p.id, Health::kUp);
+    }
+    driver_ = std::make_unique<LoopDriver>(*loop_);
+    driver_->Watch(&caller_);
+    for (SipTestPeer& p : pos_) driver_->Watch(&p);
+  }
+
+  void TearDown() override {
+    if (!loop_) return;
+    driver_->RunFor(5'000);  // posted work (legs and calls freed "on the next turn") runs now
+    heartbeat_.reset();
+    stack_.reset();
+    controller_.reset();
+    driver_->RunFor(5'000);
+  }
+
+  uint16_t StackPort() const { return transport_->LocalAddress(Transport::kUdp)->port; }
+  LegId CallerLeg() const { return media_.created.at(0).second; }
+  CallId CallOf() const { return media_.created.at(0).first; }
+
+  // `extra` headers end in CRLF; `content_type` empty means no body.
+  std::string CallerInvite(const std::string& call_id, const std::string& extra = "",
+                           const std::string& content_type = "application/sdp",
+                           const std::string& body = PeerSdp(kCallerRtpPort)) const {
+    std::string head = "INVITE sip:sos@127.0.0.1:" + std::to_string(StackPort()) +
+                       " SIP/2.0\r\n"
+                       "Via: " +
+                       caller_.via("z9hG4bK-" + call_id) +
+                       "\r\n"
+                       "From: \"Caller\" <sip:+15555550100@carrier.example>;tag=caller-tag\r\n"
+                       "To: <sip:sos@127.0.0.1>\r\n"
+                       "Call-ID: " +
+                       call_id +
+                       "\r\n"
+                       "CSeq: 1 INVITE\r\n"
+                       "Contact: <" +
+                       caller_.uri("caller") +
+                       ">\r\n"
+                       "Max-Forwards: 70\r\n" +
+                       extra;
+    if (!content_type.empty()) head += "Content-Type: " + content_type + "\r\n";
+    return WithBody(head, body);
+  }
+
+  // An in-dialog request from the caller (ACK, BYE) after our 200 `ok`.
+  std::string CallerRequest(const std::string& method, uint32_t cseq, const std::string& invite,
+                            const std::string& ok, const std::string& branch) const {
+    std::string contact = HeaderValue(ok, "Contact");
+    std::string target = contact.substr(1, contact.find('>') - 1);
+    return WithBody(
+        method + " " + target + " SIP/2.0\r\n" + "Via: " + caller_.via(branch) +
+        "\r\nFrom: " + HeaderValue(invite, "From") + "\r\nTo: " + HeaderValue(ok, "To") +
+        "\r\nCall-ID: " + HeaderValue(invite, "Call-ID") + "\r\nCSeq: " + std::to_string(cseq) +
+        " " + method + "\r\nMax-Forwards: 70\r\n");
+  }
+
+  // The CANCEL a caller sends for `invite` (same Via branch, R3261-9.1).
+  std::string CallerCancel(const std::string& invite) const {
+    return WithBody("CANCEL " + invite.substr(7, invite.find(" SIP/2.0") - 7) +
+                    " SIP/2.0\r\nVia: " + HeaderValue(invite, "Via") + "\r\nFrom: " +
+                    HeaderValue(invite, "From") + "\r\nTo: " + HeaderValue(invite, "To") +
+                    "\r\nCall-ID: " + HeaderValue(invite, "Call-ID") +
+                    "\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\n");
+  }
+
+  // Position `i` answers `invite`: 200 with SDP and a Contact at its own socket.
+  std::string PositionOk(size_t i, const std::string& invite, uint16_t rtp_port) {
+    return ResponseTo(invite, 200, "OK", PositionTag(i),
+                      "Contact: <" + pos_[i].uri("pos" + std::to_string(i + 1)) +
+                          ">\r\nContent-Type: application/sdp\r\n",
+                      PeerSdp(rtp_port, "0"));
+  }
+  static std::string PositionTag(size_t i) { return "pos-tag-" + std::to_string(i + 1); }
+
+  // Position `i` rings and answers `invite`; waits for its ACK.
+  void PositionAnswers(size_t i, const std::string& invite, std::string* ok) {
+    pos_[i].SendTo(StackPort(), ResponseTo(invite, 180, "Ringing", PositionTag(i)));
+    *ok = PositionOk(i, invite, kPositionRtpPort + 2 * i);
+    pos_[i].SendTo(StackPort(), *ok);
+    auto ack = driver_->WaitFor(pos_[i], IsRequest("ACK"));
+    ASSERT_TRUE(ack) << "position " << i + 1 << " got no ACK for its 200";
+    EXPECT_EQ(HeaderValue(*ack, "Call-ID"), HeaderValue(invite, "Call-ID"));
+    EXPECT_EQ(HeaderValue(*ack, "CSeq"), "1 ACK");
+    EXPECT_EQ(ParamOf(HeaderValue(*ack, "To"), "tag"), PositionTag(i));
+  }
+
+  // A caller INVITE answered by pos1 and the 200 ACKed by the caller.
+  void AnswerCall(Answered* out, const std::string& extra = "") {
+    out->caller_invite = CallerInvite("answered-call", extra);
+    caller_.SendTo(StackPort(), out->caller_invite);
+    ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(100, "INVITE")));
+    auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+    ASSERT_TRUE(invite) << "pos1 got no INVITE";
+    out->position_invite = *invite;
+    ASSERT_NO_FATAL_FAILURE(PositionAnswers(0, *invite, &out->position_ok));
+    ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(180, "INVITE")));
+    auto ok = driver_->WaitFor(caller_, IsResponse(200, "INVITE"));
+    ASSERT_TRUE(ok) << "the caller got no 200";
+    out->caller_ok = *ok;
+    caller_.SendTo(StackPort(), CallerRequest("ACK", 1, out->caller_invite, *ok, "z9hG4bK-ack"));
+    ASSERT_EQ(media_.created.size(), 2u);
+    out->call = media_.created[0].first;
+    out->caller_leg = media_.created[0].second;
+    out->position_leg = media_.created[1].second;
+  }
+
+  failover::Position& Pos(size_t i) { return registry_->all().at(i); }
+
+  ControllerOptions options_;
+  std::unique_ptr<core::EventLoop> loop_;
+  std::unique_ptr<SipTransport> transport_;
+  FakeMediaPlane media_;
+  std::unique_ptr<failover::PositionRegistry> registry_;
+  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<SipStack> stack_;
+  std::unique_ptr<failover::HeartbeatMonitor> heartbeat_;
+  SipTestPeer caller_;
+  SipTestPeer pos_[kPositions];
+  std::unique_ptr<LoopDriver> driver_;
+};
+
+// Statuses of the responses a peer got for `method`, in order, each counted once.
+std::vector<int> DistinctStatuses(const SipTestPeer& peer, const std::string& method) {
+  std::vector<int> statuses;
+  for (const std::string& m : peer.received()) {
+    int status = StatusOf(m);
+    if (status && testutil::CseqMethodOf(m) == method &&
+        std::find(statuses.begin(), statuses.end(), status) == statuses.end()) {
+      statuses.push_back(status);
+    }
+  }
+  return statuses;
+}
+
+// (1) RFC 3725 Flow IV with anchored media: the caller gets 100, 180, then 200 with the
+// server's SDP; the position is offered the server's SDP (PCMU and PCMA, R6881-ED-72) and
+// ACKed (R3261-13.2.2.4); the media plane binds, points and connects both legs.
+TEST_F(ControllerTest, AnsweredCallConnectsCallerAndPosition) {
+  ControllerOptions options;
+  options.rtp_timeout_ms = 250;
+  Start(options);
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+
+  EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 180, 200}));
+  const media::LocalMedia caller_local = media_.locals.at(call.caller_leg.value);
+  const media::LocalMedia position_local = media_.locals.at(call.position_leg.value);
+  EXPECT_NE(caller_local.rtp_port, position_local.rtp_port);
+
+  // The caller's 200: application/sdp pointing at the caller leg's local media.
+  EXPECT_EQ(HeaderValue(call.caller_ok, "Content-Type"), "application/sdp");
+  const std::string answer = BodyOf(call.caller_ok);
+  EXPECT_NE(answer.find("c=IN IP4 " + caller_local.address), std::string::npos) << answer;
+  EXPECT_NE(answer.find("m=audio " + std::to_string(caller_local.rtp_port) + " RTP/AVP 0"),
+            std::string::npos)
+      << answer;
+  EXPECT_FALSE(ParamOf(HeaderValue(call.caller_ok, "To"), "tag").empty());
+  EXPECT_FALSE(HeaderValue(call.caller_ok, "Contact").empty());
+
+  // The position's INVITE: the server's own offer for the position leg.
+  EXPECT_EQ(HeaderValue(call.position_invite, "Content-Type"), "application/sdp");
+  const std::string offer = BodyOf(call.position_invite);
+  EXPECT_NE(offer.find("c=IN IP4 " + position_local.address), std::string::npos) << offer;
+  EXPECT_NE(offer.find("m=audio " + std::to_string(position_local.rtp_port) + " RTP/AVP 0 8"),
+            std::string::npos)
+      << offer;
+  EXPECT_NE(offer.find("a=rtpmap:0 PCMU/8000"), std::string::npos);
+  EXPECT_NE(offer.find("a=rtpmap:8 PCMA/8000"), std::string::npos);
+  EXPECT_EQ(offer.find(std::to_string(kCallerRtpPort)), std::string::npos)
+      << "the caller's SDP leaked to the position";
+  EXPECT_NE(HeaderValue(call.position_invite, "From").find("+15555550100"), std::string::npos);
+  EXPECT_NE(HeaderValue(call.position_invite, "Call-ID"), "answered-call");  // its own dialog
+
+  // Media: two legs of one call, each pointed at its peer's SDP address, both connected, the
+  // position watched for silence.
+  ASSERT_EQ(media_.created.size(), 2u);
+  EXPECT_EQ(media_.created[0].first, media_.created[1].first);
+  ASSERT_EQ(media_.remotes[call.caller_leg.value].size(), 1u);
+  const media::RemoteMedia& caller_remote = media_.remotes[call.caller_leg.value][0];
+  EXPECT_EQ(caller_remote.address, "127.0.0.1");
+  EXPECT_EQ(caller_remote.rtp_port, kCallerRtpPort);
+  EXPECT_EQ(caller_remote.codec, media::Codec::kPcmu);
+  EXPECT_EQ(caller_remote.payload_type, 0);
+  ASSERT_EQ(media_.remotes[call.position_leg.value].size(), 1u);
+  const media::RemoteMedia& position_remote = media_.remotes[call.position_leg.value][0];
+  EXPECT_EQ(position_remote.address, "127.0.0.1");
+  EXPECT_EQ(position_remote.rtp_port, kPositionRtpPort);
+  EXPECT_TRUE(media_.WasConnected(call.caller_leg));
+  EXPECT_TRUE(media_.WasConnected(call.position_leg));
+  EXPECT_EQ(media_.watched, (std::vector<std::pair<LegId, uint32_t>>{{call.position_leg, 250}}));
+  EXPECT_TRUE(media_.hold_tone.empty());
+  EXPECT_TRUE(media_.destroyed.empty());
+
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_EQ(Pos(0).activity, Activity::kBusy);
+  EXPECT_EQ(Pos(1).activity, Activity::kIdle);
+  EXPECT_TRUE(pos_[1].received().empty());
+  EXPECT_TRUE(pos_[2].received().empty());
+}
+
+// (2) NENA-3.1.13-a, R6442, R4412, R7852, DESIGN invariant 6: the emergency headers and the
+// PIDF-LO of a multipart INVITE reach a by-value position unchanged, behind the server's SDP.
+class ControllerNg911Test : public ControllerTest {
+ protected:
+  static constexpr char kBoundary[] = "ng911-boundary-7";
+
+  static std::string EmergencyHeaders() {
+    return "Geolocation: <cid:loc-7@bcf.example>\r\n"
+           "Geolocation-Routing: no\r\n"
+           "Resource-Priority: esnet.1\r\n"
+           "Call-Info: <urn:emergency:uid:callid:a1b2c3:bcf.example>;purpose=emergency-CallId\r\n"
+           "Call-Info: <urn:emergency:uid:incidentid:d4e5f6:psap.example>"
+           ";purpose=emergency-IncidentId\r\n"
+           "History-Info: <sip:sos@esrp.example>;index=1\r\n"
+           "P-Asserted-Identity: <sip:+15555550100@carrier.example>\r\n";
+  }
+
+  static std::string MultipartBody() {
+    return std::string("--") + kBoundary +
+           "\r\n"
+           "Content-Type: application/sdp\r\n\r\n" +
+           PeerSdp(kCallerRtpPort) + "\r\n--" + kBoundary +
+           "\r\n"
+           "Content-Type: application/pidf+xml\r\n"
+           "Content-ID: <loc-7@bcf.example>\r\n\r\n" +
+           kPidf + "\r\n--" + kBoundary + "--\r\n";
+  }
+
+  // Sends the NG9-1-1 INVITE and returns what pos1 got.
+  std::string Ng911InviteAtPosition() {
+    caller_.SendTo(StackPort(), CallerInvite("ng911-call", EmergencyHeaders(),
+                                             std::string("multipart/mixed;boundary=") + kBoundary,
+                                             MultipartBody()));
+    auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+    EXPECT_TRUE(invite) << "pos1 got no INVITE";
+    return invite.value_or("");
+  }
+
+  static void ExpectNonLocationHeadersCopied(const std::string& invite) {
+    EXPECT_EQ(HeaderValue(invite, "Resource-Priority"), "esnet.1");
+    EXPECT_EQ(HeaderValue(invite, "History-Info"), "<sip:sos@esrp.example>;index=1");
+    EXPECT_EQ(HeaderValue(invite, "P-Asserted-Identity"), "<sip:+15555550100@carrier.example>");
+    std::vector<std::string> call_info = HeaderValues(invite, "Call-Info");
+    ASSERT_EQ(call_info.size(), 2u) << invite;
+    EXPECT_EQ(call_info[0],
+              "<urn:emergency:uid:callid:a1b2c3:bcf.example>;purpose=emergency-CallId");
+    EXPECT_EQ(call_info[1],
+              "<urn:emergency:uid:incidentid:d4e5f6:psap.example>;purpose=emergency-IncidentId");
+  }
+};
+
+TEST_F(ControllerNg911Test, ByValuePositionGetsPidfBytesAndHeadersUnchanged) {
+  Start();
+  const std::string invite = Ng911InviteAtPosition();
+  ASSERT_FALSE(invite.empty());
+  EXPECT_EQ(HeaderValue(invite, "Content-Type").rfind("multipart/mixed", 0), 0u) << invite;
+  EXPECT_EQ(HeaderValue(invite, "Geolocation"), "<cid:loc-7@bcf.example>");
+  EXPECT_EQ(HeaderValue(invite, "Geolocation-Routing"), "no");
+  ExpectNonLocationHeadersCopied(invite);
+  const std::string body = BodyOf(invite);
+  EXPECT_NE(body.find(kPidf), std::string::npos) << "PIDF-LO not byte-identical:\n" << body;
+  EXPECT_NE(body.find("Content-ID: <loc-7@bcf.example>"), std::string::npos) << body;
+  EXPECT_NE(body.find("application/pidf+xml"), std::string::npos);
+  // The SDP part is the server's own offer, not the caller's.
+  const media::LocalMedia local = media_.locals.at(media_.created.at(1).second.value);
+  EXPECT_NE(body.find("m=audio " + std::to_string(local.rtp_port) + " RTP/AVP 0 8"),
+            std::string::npos);
+  EXPECT_EQ(body.find("m=audio " + std::to_string(kCallerRtpPort)), std::string::npos);
+  // And the caller's SDP was still read out of the multipart body.
+  ASSERT_EQ(media_.remotes[CallerLeg().value].size(), 1u);
+  EXPECT_EQ(media_.remotes[CallerLeg().value][0].rtp_port, kCallerRtpPort);
+}
+
+TEST_F(ControllerNg911Test, ByReferencePositionGetsGeolocationAndPlainSdp) {
+  std::vector<core::PositionConfig> configs = DefaultPositions();
+  configs[0].location = LocationMode::kReference;
+  Start({}, configs);
+  const std::string invite = Ng911InviteAtPosition();
+  ASSERT_FALSE(invite.empty());
+  EXPECT_EQ(HeaderValue(invite, "Content-Type"), "application/sdp");
+  EXPECT_EQ(HeaderValue(invite, "Geolocation"), "<cid:loc-7@bcf.example>");
+  ExpectNonLocationHeadersCopied(invite);
+  EXPECT_EQ(BodyOf(invite).find("presence"), std::string::npos);
+}
+
+TEST_F(ControllerNg911Test, NoLocationPositionGetsNoGeolocationAndPlainSdp) {
+  std::vector<core::PositionConfig> configs = DefaultPositions();
+  configs[0].location = LocationMode::kNone;
+  Start({}, configs);
+  const std::string invite = Ng911InviteAtPosition();
+  ASSERT_FALSE(invite.empty());
+  EXPECT_EQ(HeaderValue(invite, "Content-Type"), "application/sdp");
+  EXPECT_TRUE(HeaderValues(invite, "Geolocation").empty()) << invite;
+  EXPECT_TRUE(HeaderValues(invite, "Geolocation-Routing").empty()) << invite;
+  ExpectNonLocationHeadersCopied(invite);
+  const std::string body = BodyOf(invite);
+  EXPECT_EQ(body.find("presence"), std::string::npos);
+  EXPECT_EQ(body.rfind("v=0", 0), 0u) << body;
+}
+
+// (3) NENA-4.2.1.3-a: no healthy idle position → 486 so the ESRP reroutes; nothing is offered
+// and the caller's media port is given back.
+TEST_F(ControllerTest, NoHealthyPositionRejectsWith486) {
+  Start({}, DefaultPositions(), /*all_up=*/false);
+  caller_.SendTo(StackPort(), CallerInvite("nobody-home"));
+  auto busy = driver_->WaitFor(caller_, IsResponse(486, "INVITE"));
+  ASSERT_TRUE(busy);
+  EXPECT_FALSE(ParamOf(HeaderValue(*busy, "To"), "tag").empty());
+  EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 486}));
+  driver_->RunFor(100'000);
+  for (const SipTestPeer& p : pos_) EXPECT_TRUE(p.received().empty());
+  EXPECT_EQ(controller_->active_calls(), 0u);
+  for (const auto& [call, leg] : media_.created) EXPECT_TRUE(media_.WasDestroyed(leg));
+}
+
+// (4) A position that rejects (486) is ACKed by its transaction and the call goes to the next
+// position; the caller sees no final response meanwhile.
+TEST_F(ControllerTest, RejectingPositionPassesTheCallToTheNext) {
+  Start();
+  caller_.SendTo(StackPort(), CallerInvite("reject-call"));
+  auto invite_1 = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite_1);
+  pos_[0].SendTo(StackPort(), ResponseTo(*invite_1, 486, "Busy Here", PositionTag(0)));
+  auto ack = driver_->WaitFor(pos_[0], IsRequest("ACK"));
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ParamOf(HeaderValue(*ack, "Via"), "branch"),
+            ParamOf(HeaderValue(*invite_1, "Via"), "branch"));  // R3261-17.1.1.3
+  auto invite_2 = driver_->WaitFor(pos_[1], IsRequest("INVITE"));
+  ASSERT_TRUE(invite_2) << "the next position was not offered the call";
+  EXPECT_NE(HeaderValue(*invite_2, "Call-ID"), HeaderValue(*invite_1, "Call-ID"));
+  EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100}));
+  ASSERT_EQ(media_.created.size(), 3u);
+  EXPECT_TRUE(media_.WasDestroyed(media_.created[1].second));
+  EXPECT_EQ(Pos(0).activity, Activity::kIdle);
+  EXPECT_EQ(Pos(1).activity, Activity::kRinging);
+  EXPECT_TRUE(pos_[2].received().empty());
+}
+
+// (5) Ring timeout after a 180: CANCEL to the ringing position (allowed: it sent a 1xx,
+// R3261-9.1) and INVITE to the next; the next one's answer answers the caller.
+TEST_F(ControllerTest, RingTimeoutCancelsAndOffersTheNextPosition) {
+  ControllerOptions options;
+  options.ring_timeout_ms = 200;
+  Start(options);
+  caller_.SendTo(StackPort(), CallerInvite("ring-timeout"));
+  auto invite_1 = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite_1);
+  const uint64_t offered_at = core::MonotonicUs();
+  pos_[0].SendTo(StackPort(), ResponseTo(*invite_1, 180, "Ringing", PositionTag(0)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(180, "INVITE")));
+
+  auto cancel = driver_->WaitFor(pos_[0], IsRequest("CANCEL"));
+  ASSERT_TRUE(cancel) << "no CANCEL after the ring timeout";
+  EXPECT_GE(core::MonotonicUs() - offered_at, 150'000u);
+  EXPECT_EQ(ParamOf(HeaderValue(*cancel, "Via"), "branch"),
+            ParamOf(HeaderValue(*invite_1, "Via"), "branch"));
+  EXPECT_EQ(HeaderValue(*cancel, "CSeq"), "1 CANCEL");
+  EXPECT_EQ(HeaderValue(*cancel, "Call-ID"), HeaderValue(*invite_1, "Call-ID"));
+  auto invite_2 = driver_->WaitFor(pos_[1], IsRequest("INVITE"));
+  ASSERT_TRUE(invite_2) << "the next position was not offered the call";
+
+  // pos1 completes the cancellation; pos2 answers.
+  pos_[0].SendTo(StackPort(), ResponseTo(*cancel, 200, "OK", PositionTag(0)));
+  pos_[0].SendTo(StackPort(), ResponseTo(*invite_1, 487, "Request Terminated", PositionTag(0)));
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("ACK")));
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(1, *invite_2, &ok));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "INVITE")));
+  EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 180, 200}));
+  EXPECT_EQ(Pos(0).activity, Activity::kIdle);
+  EXPECT_EQ(Pos(1).activity, Activity::kBusy);
+}
+
+// (6) R3261-9.2, B2B-CANCEL-a: the caller's CANCEL after a 180 gets 200, its INVITE 487, and
+// the ringing position is CANCELled.
+TEST_F(ControllerTest, CallerCancelAfterRingingCancelsThePosition) {
+  Start();
+  const std::string invite = CallerInvite("caller-cancel");
+  caller_.SendTo(StackPort(), invite);
+  auto pos_invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(pos_invite);
+  pos_[0].SendTo(StackPort(), ResponseTo(*pos_invite, 180, "Ringing", PositionTag(0)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(180, "INVITE")));
+
+  caller_.SendTo(StackPort(), CallerCancel(invite));
+  auto cancel_ok = driver_->WaitFor(caller_, IsResponse(200, "CANCEL"));
+  ASSERT_TRUE(cancel_ok) << "no 200 for the CANCEL";
+  EXPECT_EQ(ParamOf(HeaderValue(*cancel_ok, "Via"), "branch"), "z9hG4bK-caller-cancel");
+  auto terminated = driver_->WaitFor(caller_, IsResponse(487, "INVITE"));
+  ASSERT_TRUE(terminated) << "no 487 for the INVITE";
+  auto cancel = driver_->WaitFor(pos_[0], IsRequest("CANCEL"));
+  ASSERT_TRUE(cancel) << "the position was not CANCELled";
+  EXPECT_EQ(ParamOf(HeaderValue(*cancel, "Via"), "branch"),
+            ParamOf(HeaderValue(*pos_invite, "Via"), "branch"));
+  EXPECT_EQ(controller_->active_calls(), 0u);
+  EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 180, 487}));
+  EXPECT_EQ(Pos(0).activity, Activity::kIdle);
+  EXPECT_TRUE(pos_[1].received().empty());
+}
+
+// (7a) BYE from the caller ends the call: 200 to the caller, BYE to the position.
+TEST_F(ControllerTest, ByeFromCallerIsPassedToThePosition) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  caller_.SendTo(StackPort(),
+                 CallerRequest("BYE", 2, call.caller_invite, call.caller_ok, "z9hG4bK-bye"));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "BYE")));
+  auto bye = driver_->WaitFor(pos_[0], IsRequest("BYE"));
+  ASSERT_TRUE(bye) << "the position got no BYE";
+  EXPECT_EQ(HeaderValue(*bye, "Call-ID"), HeaderValue(call.position_invite, "Call-ID"));
+  EXPECT_EQ(ParamOf(HeaderValue(*bye, "To"), "tag"), PositionTag(0));
+  EXPECT_EQ(ParamOf(HeaderValue(*bye, "From"), "tag"),
+            ParamOf(HeaderValue(call.position_invite, "From"), "tag"));
+  EXPECT_FALSE(HeaderValue(*bye, "Reason").empty());  // R3725-6
+  pos_[0].SendTo(StackPort(), ResponseTo(*bye, 200, "OK"));
+  EXPECT_EQ(controller_->active_calls(), 0u);
+  EXPECT_TRUE(media_.WasDestroyed(call.caller_leg));
+  EXPECT_TRUE(media_.WasDestroyed(call.position_leg));
+  EXPECT_EQ(Pos(0).activity, Activity::kIdle);
+  EXPECT_EQ(caller_.count(IsRequest("BYE")), 0u);
+}
+
+// (7b) BYE from the position ends the call: 200 to the position, BYE to the caller in the
+// caller's dialog.
+TEST_F(ControllerTest, ByeFromPositionIsPassedToTheCaller) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  const std::string& inv = call.position_invite;
+  std::string contact = HeaderValue(inv, "Contact");
+  pos_[0].SendTo(StackPort(), WithBody("BYE " + contact.substr(1, contact.find('>') - 1) +
+                                       " SIP/2.0\r\nVia: " + pos_[0].via("z9hG4bK-pos-bye") +
+                                       "\r\nFrom: " + HeaderValue(call.position_ok, "To") +
+                                       "\r\nTo: " + HeaderValue(inv, "From") +
+                                       "\r\nCall-ID: " + HeaderValue(inv, "Call-ID") +
+                                       "\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"));
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsResponse(200, "BYE")));
+  auto bye = driver_->WaitFor(caller_, IsRequest("BYE"));
+  ASSERT_TRUE(bye) << "the caller got no BYE";
+  EXPECT_EQ(bye->rfind("BYE " + caller_.uri("caller") + " ", 0), 0u) << *bye;
+  EXPECT_EQ(HeaderValue(*bye, "Call-ID"), "answered-call");
+  EXPECT_EQ(ParamOf(HeaderValue(*bye, "To"), "tag"), "caller-tag");
+  EXPECT_EQ(ParamOf(HeaderValue(*bye, "From"), "tag"),
+            ParamOf(HeaderValue(call.caller_ok, "To"), "tag"));
+  caller_.SendTo(StackPort(), ResponseTo(*bye, 200, "OK"));
+  EXPECT_EQ(controller_->active_calls(), 0u);
+  EXPECT_EQ(pos_[0].count(IsRequest("BYE")), 0u);
+}
+
+// (8) DESIGN "Failover", invariant 1, B2B-4028-a: a position going down after answer is
+// BYEd and replaced by its standby while the caller hears the hold tone; the caller's leg gets
+// no SIP message at all; the measured gap ends the hold tone.
+TEST_F(ControllerTest, FailoverRepointsToStandbyWithoutTouchingTheCaller) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  driver_->RunFor(20'000);  // the caller's ACK is in
+  const size_t caller_seen = caller_.received().size();
+
+  heartbeat_->MarkDown(Pos(0).id);  // → OnPositionDown(pos1)
+  EXPECT_EQ(Pos(0).health, Health::kDown);
+  auto bye = driver_->WaitFor(pos_[0], IsRequest("BYE"));
+  ASSERT_TRUE(bye) << "the dead position got no BYE";
+  EXPECT_EQ(HeaderValue(*bye, "Call-ID"), HeaderValue(call.position_invite, "Call-ID"));
+  auto standby_invite = driver_->WaitFor(pos_[2], IsRequest("INVITE"));
+  ASSERT_TRUE(standby_invite) << "the standby (pos3) got no INVITE";
+  EXPECT_TRUE(pos_[1].received().empty()) << "a non-standby position was offered the call";
+  EXPECT_EQ(media_.hold_tone, (std::vector<std::pair<LegId, bool>>{{call.caller_leg, true}}));
+  EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
+  EXPECT_TRUE(media_.WasDestroyed(call.position_leg));
+  pos_[0].SendTo(StackPort(), ResponseTo(*bye, 200, "OK"));
+
+  // The standby is offered the server's SDP and answers; its leg joins the bridge.
+  ASSERT_EQ(media_.created.size(), 3u);
+  const LegId standby_leg = media_.created[2].second;
+  EXPECT_EQ(media_.created[2].first, call.call);
+  EXPECT_NE(BodyOf(*standby_invite)
+                .find("m=audio " + std::to_string(media_.locals.at(standby_leg.value).rtp_port)),
+            std::string::npos);
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(2, *standby_invite, &ok));
+  EXPECT_TRUE(media_.WasConnected(standby_leg));
+  EXPECT_EQ(media_.watched.back(), std::make_pair(standby_leg, options_.rtp_timeout_ms));
+  EXPECT_EQ(Pos(2).activity, Activity::kBusy);
+
+  testing::internal::CaptureStderr();
+  controller_->OnGapMeasured(call.call, call.caller_leg, 120);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(media_.hold_tone.back(), std::make_pair(call.caller_leg, false));
+  EXPECT_NE(log.find("failover"), std::string::npos) << log;
+  EXPECT_NE(log.find("GAP_MS=120"), std::string::npos) << log;
+
+  // Past T1 and more: not a 200 retransmission, not a re-INVITE, not a BYE reached the caller.
+  driver_->RunFor(700'000);
+  EXPECT_EQ(caller_.received().size(), caller_seen) << caller_.received().back();
+  EXPECT_FALSE(media_.WasDestroyed(call.caller_leg));
+  EXPECT_TRUE(media_.disconnected.empty());
+  EXPECT_EQ(media_.remotes[call.caller_leg.value].size(), 1u);
+  EXPECT_EQ(controller_->active_calls(), 1u);
+}
+
+// (9) DESIGN invariant 1: a silent caller is logged, never hung up on or sent anything.
+TEST_F(ControllerTest, SilentCallerLegSendsNothingToAnyone) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  driver_->RunFor(20'000);
+  const size_t caller_seen = caller_.received().size();
+  const size_t position_seen = pos_[0].received().size();
+  const size_t media_calls = media_.hold_tone.size() + media_.gaps.size() + media_.destroyed.size();
+
+  controller_->OnLegSilent(call.call, call.caller_leg);
+  driver_->RunFor(200'000);
+  EXPECT_EQ(caller_.received().size(), caller_seen);
+  EXPECT_EQ(pos_[0].received().size(), position_seen);
+  EXPECT_EQ(media_.hold_tone.size() + media_.gaps.size() + media_.destroyed.size(), media_calls);
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_EQ(Pos(0).health, Health::kUp);
+  EXPECT_EQ(Pos(0).activity, Activity::kBusy);
+}
+
+// HB-RTP: a silent position in a call is marked down and its call fails over to the standby.
+TEST_F(ControllerTest, SilentPositionLegStartsFailover) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  driver_->RunFor(20'000);
+  const size_t caller_seen = caller_.received().size();
+
+  controller_->OnLegSilent(call.call, call.position_leg);
+  EXPECT_EQ(Pos(0).health, Health::kDown);
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
+  ASSERT_TRUE(driver_->WaitFor(pos_[2], IsRequest("INVITE")));
+  EXPECT_EQ(media_.hold_tone, (std::vector<std::pair<LegId, bool>>{{call.caller_leg, true}}));
+  EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
+  driver_->RunFor(50'000);
+  EXPECT_EQ(caller_.received().size(), caller_seen);
+}
+
+// (10) R3264 / DESIGN invariant 5: an offer that is not SDP, or has no G.711, gets 488; no
+// position is bothered and no media port is taken.
+TEST_F(ControllerTest, UnusableCallerSdpIsRejectedWith488) {
+  Start();
+  caller_.SendTo(StackPort(), CallerInvite("bad-sdp", "", "application/sdp",
+                                           "this is not a session description\r\n"));
+  auto rejected = driver_->WaitFor(caller_, IsResponse(488, "INVITE"));
+  ASSERT_TRUE(rejected) << "no 488 for a malformed SDP offer";
+  EXPECT_EQ(HeaderValue(*rejected, "Call-ID"), "bad-sdp");
+
+  caller_.SendTo(StackPort(),
+                 CallerInvite("g729-only", "", "application/sdp", PeerSdp(kCallerRtpPort, "18")));
+  rejected = driver_->WaitFor(caller_, IsResponse(488, "INVITE"));
+  ASSERT_TRUE(rejected) << "no 488 for an offer without PCMU or PCMA";
+  EXPECT_EQ(HeaderValue(*rejected, "Call-ID"), "g729-only");
+
+  driver_->RunFor(50'000);
+  for (const SipTestPeer& p : pos_) EXPECT_TRUE(p.received().empty());
+  EXPECT_TRUE(media_.created.empty());
+  EXPECT_EQ(controller_->active_calls(), 0u);
+}
+
+}  // namespace
+}  // namespace anchord::signaling
