@@ -236,7 +236,8 @@ void ParseMedia(Reporter& r, const toml::table& t, Config::Media& media) {
   const toml::node* min_node = ReadInt(r, t, "media", "port_min", 1024, 65534, media.port_min);
   const toml::node* max_node = ReadInt(r, t, "media", "port_max", 1025, 65535, media.port_max);
   ReadInt(r, t, "media", "workers", 1, 64, media.workers);
-  ReadEnum(r, t, "media", "mixer_isa", {"auto", "scalar", "sse2", "avx2"}, media.mixer_isa);
+  ReadEnum(r, t, "media", "mixer_isa", {"auto", "scalar", "sse2", "avx2", "avx512"},
+           media.mixer_isa);
   // Only judge the pair when neither half was already reported as invalid.
   bool min_ok = min_node || !t.contains("port_min");
   bool max_ok = max_node || !t.contains("port_max");
@@ -258,6 +259,34 @@ void ParseFailover(Reporter& r, const toml::table& t, Config::Failover& failover
   ReadInt(r, t, "failover", "heartbeat_ms", 20, 60000, failover.heartbeat_ms);
   ReadInt(r, t, "failover", "misses", 1, 100, failover.misses);
   ReadInt(r, t, "failover", "rtp_timeout_ms", 60, 60000, failover.rtp_timeout_ms);
+}
+
+void ParseControl(Reporter& r, const toml::table& t, Config::Control& control) {
+  CheckKnownKeys(r, t, "control", {"listen"});
+  std::string listen;
+  const toml::node* node = ReadString(r, t, "control", "listen", listen);
+  if (!node) return;
+  if (!listen.empty() && !ParseListenAddress("tcp:" + listen)) {
+    r.Add(node->source(), "control.listen",
+          "expected \"IPv4:PORT\" or \"\" (no control API), got " + Quoted(listen));
+    return;
+  }
+  control.listen = std::move(listen);
+}
+
+void ParseQueue(Reporter& r, const toml::table& t, Config::Queue& queue) {
+  CheckKnownKeys(r, t, "queue", {"max_calls", "max_wait_s", "overflow_status"});
+  ReadInt(r, t, "queue", "max_calls", 0, 10000, queue.max_calls);
+  ReadInt(r, t, "queue", "max_wait_s", 1, 86400, queue.max_wait_s);
+  uint32_t status = queue.overflow_status;
+  if (const toml::node* n = ReadInt(r, t, "queue", "overflow_status", 100, 699, status)) {
+    if (status != 486 && status != 503) {
+      r.Add(n->source(), "queue.overflow_status",
+            "must be 486 or 503, got " + std::to_string(status));
+    } else {
+      queue.overflow_status = status;
+    }
+  }
 }
 
 void ParseLog(Reporter& r, const toml::table& t, Config::Log& log) {
@@ -282,7 +311,7 @@ struct PositionSource {
 // Parses one [[positions]] entry; required keys missing are reported at the entry itself.
 PositionSource ParsePosition(Reporter& r, const toml::table& t, const std::string& path,
                              PositionConfig& pos) {
-  CheckKnownKeys(r, t, path, {"name", "uri", "standby", "location"});
+  CheckKnownKeys(r, t, path, {"name", "uri", "standby", "location", "automaton"});
   PositionSource src;
   if (!t.contains("name")) r.Add(t.source(), Join(path, "name"), "missing (required)");
   if (!t.contains("uri")) r.Add(t.source(), Join(path, "uri"), "missing (required)");
@@ -308,6 +337,13 @@ PositionSource ParsePosition(Reporter& r, const toml::table& t, const std::strin
   ReadEnum(r, t, path, "location", {"multipart", "reference", "none"}, location);
   if (location == "reference") pos.location = LocationMode::kReference;
   if (location == "none") pos.location = LocationMode::kNone;
+  if (const toml::node* n = t.get("automaton")) {
+    if (const auto* flag = n->as_boolean()) {
+      pos.automaton = flag->get();
+    } else {
+      WrongType(r, *n, Join(path, "automaton"), "a boolean");
+    }
+  }
   return src;
 }
 
@@ -355,10 +391,12 @@ void ParsePositions(Reporter& r, const toml::node& node, std::vector<PositionCon
 }
 
 void ParseRoot(Reporter& r, const toml::table& root, Config& config) {
-  CheckKnownKeys(r, root, "", {"sip", "media", "failover", "log", "positions"});
+  CheckKnownKeys(r, root, "", {"sip", "media", "failover", "control", "queue", "log", "positions"});
   if (const toml::table* t = Section(r, root, "sip")) ParseSip(r, *t, config.sip);
   if (const toml::table* t = Section(r, root, "media")) ParseMedia(r, *t, config.media);
   if (const toml::table* t = Section(r, root, "failover")) ParseFailover(r, *t, config.failover);
+  if (const toml::table* t = Section(r, root, "control")) ParseControl(r, *t, config.control);
+  if (const toml::table* t = Section(r, root, "queue")) ParseQueue(r, *t, config.queue);
   if (const toml::table* t = Section(r, root, "log")) ParseLog(r, *t, config.log);
   if (const toml::node* n = root.get("positions")) ParsePositions(r, *n, config.positions);
   // An empty listen list is an error, so empty here means the key was omitted.

@@ -33,6 +33,7 @@ struct PositionConfig {
   std::string uri;      // sip:user@host:port (host numeric)
   std::string standby;  // name of another position, or empty
   LocationMode location = LocationMode::kMultipart;
+  bool automaton = false;  // answers at once (IVR, recorder): RFC 3725 flow I is safe toward it
 };
 
 struct Config {
@@ -46,13 +47,22 @@ struct Config {
     uint16_t port_min = 30000;          // even, 1024..65534, port_min < port_max
     uint16_t port_max = 39999;
     uint32_t workers = 1;            // 1..64
-    std::string mixer_isa = "auto";  // auto | scalar | sse2 | avx2
+    std::string mixer_isa = "auto";  // auto | scalar | sse2 | avx2 | avx512
   } media;
   struct Failover {
     uint32_t heartbeat_ms = 100;    // OPTIONS interval and per-ping timeout (20..60000)
     uint32_t misses = 3;            // consecutive failures that mark a position down (1..100)
     uint32_t rtp_timeout_ms = 300;  // silence from a position in a call (60..60000)
   } failover;
+  struct Control {
+    // The control API (HTTP + JSON) for anchorctl and operators: "IPv4:PORT", or "" for none.
+    std::string listen = "127.0.0.1:8089";
+  } control;
+  struct Queue {
+    uint32_t max_calls = 16;         // calls waiting for a position (0..10000; 0 = no queue)
+    uint32_t max_wait_s = 300;       // longest wait before the overflow answer (1..86400)
+    uint32_t overflow_status = 486;  // 486 or 503: what the ESRP gets to reroute (NENA-4.2.1.3)
+  } queue;
   struct Log {
     std::string level = "info";  // error | warning | notice | info | debug
   } log;

@@ -35,8 +35,8 @@ port_min = 30000
 port_max = 39999
 # Media worker threads, each running its own bridges on a 20 ms tick. Range 1..64.
 workers = 1
-# Mix kernel: "auto" picks the best the CPU supports at start; "scalar", "sse2" or "avx2"
-# force one (tests and benchmarks).
+# Mix kernel: "auto" picks the best the CPU supports at start; "scalar", "sse2", "avx2" or
+# "avx512" force one (tests and benchmarks).
 mixer_isa = "auto"
 
 [failover]
@@ -48,6 +48,22 @@ misses = 3
 # Milliseconds of RTP silence from a position in a call before it is declared down
 # (positions send continuous audio). Range 60..60000.
 rtp_timeout_ms = 300
+
+[control]
+# The control API (HTTP + JSON) used by anchorctl and operators: "IPv4:PORT", or "" for
+# none. Keep it on a loopback or management address: it can hang up and place calls.
+listen = "127.0.0.1:8089"
+
+[queue]
+# Calls waiting for a position when none is idle; the caller hears ringing (180, then
+# ringback as early media) and calls are offered in arrival order. 0 = no queue.
+# Range 0..10000.
+max_calls = 16
+# Seconds a call may wait in the queue before it gets the overflow answer. Range 1..86400.
+max_wait_s = 300
+# The answer to a call the queue cannot take (full, or waited too long), so the ESRP
+# reroutes it (NENA-4.2.1.3): 486 or 503.
+overflow_status = 486
 
 [log]
 # Lowest severity logged: "error", "warning", "notice", "info" or "debug".
@@ -61,6 +77,8 @@ level = "info"
 #   location  optional; how the caller's location reaches the position:
 #             "multipart" (default: the caller's location bodies in multipart/mixed),
 #             "reference" (the Geolocation header only) or "none" (neither).
+#   automaton optional; true for a party that answers at once (IVR, recorder): RFC 3725
+#             flow I is then used toward it for "auto" third-party calls. Default false.
 # These defaults suit two local baresip softphones, which reject multipart offers.
 [[positions]]
 name = "pos1"

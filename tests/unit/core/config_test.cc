@@ -52,7 +52,12 @@ TEST(ConfigTest, DefaultParsesToExpectedValues) {
   EXPECT_EQ(c.failover.misses, 3u);
   EXPECT_EQ(c.failover.rtp_timeout_ms, 300u);
   EXPECT_EQ(c.log.level, "info");
+  EXPECT_EQ(c.control.listen, "127.0.0.1:8089");
+  EXPECT_EQ(c.queue.max_calls, 16u);
+  EXPECT_EQ(c.queue.max_wait_s, 300u);
+  EXPECT_EQ(c.queue.overflow_status, 486u);
   ASSERT_EQ(c.positions.size(), 2u);
+  EXPECT_FALSE(c.positions[0].automaton);
   EXPECT_EQ(c.positions[0].name, "pos1");
   EXPECT_EQ(c.positions[0].uri, "sip:pos1@127.0.0.1:15010");
   EXPECT_EQ(c.positions[0].standby, "pos2");
@@ -269,10 +274,10 @@ TEST(ConfigTest, BadUris) {
 
 TEST(ConfigTest, BadEnums) {
   EXPECT_THAT(
-      ErrorsOf(std::string("[media]\nmixer_isa = \"avx512\"\n[log]\nlevel = \"verbose\"\n") + kPos +
+      ErrorsOf(std::string("[media]\nmixer_isa = \"avx9\"\n[log]\nlevel = \"verbose\"\n") + kPos +
                "location = \"by-value\"\n"),
-      ElementsAre("t.toml:2: media.mixer_isa: must be one of auto, scalar, sse2, avx2, got "
-                  "\"avx512\"",
+      ElementsAre("t.toml:2: media.mixer_isa: must be one of auto, scalar, sse2, avx2, avx512, "
+                  "got \"avx9\"",
                   "t.toml:4: log.level: must be one of error, warning, notice, info, debug, got "
                   "\"verbose\"",
                   "t.toml:8: positions[0].location: must be one of multipart, reference, none, "
@@ -384,6 +389,31 @@ TEST(ConfigTest, LoadFileNamesItInErrors) {
               ElementsAre(std::string(path) +
                           ":2: log.level: must be one of error, warning, notice, info, debug, got "
                           "\"loud\""));
+}
+
+TEST(ConfigTest, ControlQueueAndAutomaton) {
+  Config c = MustParse(
+      "[control]\nlisten = \"\"\n"
+      "[queue]\nmax_calls = 0\nmax_wait_s = 5\noverflow_status = 503\n"
+      "[[positions]]\nname = \"ivr\"\nuri = \"sip:ivr@127.0.0.1:7000\"\nautomaton = true\n");
+  EXPECT_EQ(c.control.listen, "");
+  EXPECT_EQ(c.queue.max_calls, 0u);
+  EXPECT_EQ(c.queue.max_wait_s, 5u);
+  EXPECT_EQ(c.queue.overflow_status, 503u);
+  ASSERT_EQ(c.positions.size(), 1u);
+  EXPECT_TRUE(c.positions[0].automaton);
+}
+
+TEST(ConfigTest, BadControlQueueAndAutomaton) {
+  EXPECT_EQ(ErrorsOf("[control]\nlisten = \"localhost:80\"\n"),
+            (ConfigErrors{"t.toml:2: control.listen: expected \"IPv4:PORT\" or \"\" (no control "
+                          "API), got \"localhost:80\""}));
+  EXPECT_EQ(ErrorsOf("[queue]\noverflow_status = 480\nmax_wait_s = 0\n"),
+            (ConfigErrors{"t.toml:2: queue.overflow_status: must be 486 or 503, got 480",
+                          "t.toml:3: queue.max_wait_s: must be between 1 and 86400, got 0"}));
+  EXPECT_EQ(ErrorsOf("[[positions]]\nname = \"a\"\nuri = \"sip:a@127.0.0.1\"\n"
+                     "automaton = \"yes\"\n"),
+            (ConfigErrors{"t.toml:4: positions[0].automaton: expected a boolean, got a string"}));
 }
 
 }  // namespace
