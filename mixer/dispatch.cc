@@ -13,10 +13,11 @@ struct IsaEntry {
   std::string_view name;
 };
 
-constexpr std::array<IsaEntry, 3> kIsaNames = {{
+constexpr std::array<IsaEntry, 4> kIsaNames = {{
     {Isa::kScalar, "scalar"},
     {Isa::kSse2, "sse2"},
     {Isa::kAvx2, "avx2"},
+    {Isa::kAvx512, "avx512"},
 }};
 
 bool CpuSupports(Isa isa) {
@@ -31,6 +32,10 @@ bool CpuSupports(Isa isa) {
     case Isa::kAvx2:
       // libgcc also checks that the OS saves the YMM state (XGETBV), not just CPUID.
       return __builtin_cpu_supports("avx2");
+    case Isa::kAvx512:
+      // The kernel uses F (512-bit int32) and BW (512-bit int16, 32-bit masks); libgcc reports
+      // them only if the OS also saves the opmask and ZMM state.
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
   }
   return false;
 #else
@@ -38,35 +43,35 @@ bool CpuSupports(Isa isa) {
 #endif
 }
 
-MixMinusFn MixMinusFor(Isa isa) {
+std::optional<Kernels> KernelsOf(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return &internal::MixMinusScalar;
+      return Kernels{isa, &internal::MixMinusScalar, &internal::MixMinusScalarChecked};
 #if defined(ANCHORD_MIXER_X86)
     case Isa::kSse2:
-      return &internal::MixMinusSse2;
+      return Kernels{isa, &internal::MixMinusSse2, &internal::MixMinusSse2Checked};
     case Isa::kAvx2:
-      return &internal::MixMinusAvx2;
+      return Kernels{isa, &internal::MixMinusAvx2, &internal::MixMinusAvx2Checked};
+    case Isa::kAvx512:
+      return Kernels{isa, &internal::MixMinusAvx512, &internal::MixMinusAvx512Checked};
 #else
     default:
-      return nullptr;
+      return std::nullopt;
 #endif
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::optional<Kernels> KernelsFor(Isa isa) {
   if (!CpuSupports(isa)) return std::nullopt;
-  const MixMinusFn mix_minus = MixMinusFor(isa);
-  if (mix_minus == nullptr) return std::nullopt;
-  return Kernels{isa, mix_minus};
+  return KernelsOf(isa);
 }
 
 Kernels BestKernels() {
   // Fastest first; scalar always exists, so the loop always returns.
-  for (const Isa isa : {Isa::kAvx2, Isa::kSse2}) {
+  for (const Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kSse2}) {
     if (auto kernels = KernelsFor(isa)) return *kernels;
   }
   return *KernelsFor(Isa::kScalar);

@@ -10,6 +10,9 @@
 // Reloading in[i] in step 2 (instead of keeping 16 sources in registers) costs one L1 hit per
 // source and keeps register pressure flat for any n_sources. Samples past the last full block
 // go to the scalar reference.
+// The checked variant ORs (diff + 32768) of every output lane into one register: a diff fits
+// int16 iff that sum has no bit above bit 15 (see mix_scalar.cc), so one test at the end tells
+// whether packs saturated anything. Two extra instructions per 4 lanes.
 #include <emmintrin.h>
 
 #include "mixer/internal/kernels.h"
@@ -30,10 +33,16 @@ Widened Load8(const int16_t* p) {
           _mm_srai_epi32(_mm_unpackhi_epi16(v, v), 16)};
 }
 
-}  // namespace
+// True if any 32-bit lane of `acc` has a bit set above bit 15.
+bool HighBitsSet(__m128i acc) {
+  const __m128i high = _mm_srli_epi32(acc, 16);
+  return _mm_movemask_epi8(_mm_cmpeq_epi32(high, _mm_setzero_si128())) != 0xffff;
+}
 
-void MixMinusSse2(const int16_t* const* in, int16_t* const* out, size_t n_sources,
-                  size_t n_samples) {
+template <bool kChecked>
+bool MixMinus(const int16_t* const* in, int16_t* const* out, size_t n_sources, size_t n_samples) {
+  const __m128i bias = _mm_set1_epi32(32768);
+  __m128i flags = _mm_setzero_si128();
   const size_t n_vector = n_samples - n_samples % kWidth;
   for (size_t s = 0; s < n_vector; s += kWidth) {
     __m128i total_lo = _mm_setzero_si128();
@@ -45,12 +54,34 @@ void MixMinusSse2(const int16_t* const* in, int16_t* const* out, size_t n_source
     }
     for (size_t i = 0; i < n_sources; ++i) {
       const Widened w = Load8(in[i] + s);
-      const __m128i mixed =
-          _mm_packs_epi32(_mm_sub_epi32(total_lo, w.lo), _mm_sub_epi32(total_hi, w.hi));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out[i] + s), mixed);
+      const __m128i diff_lo = _mm_sub_epi32(total_lo, w.lo);
+      const __m128i diff_hi = _mm_sub_epi32(total_hi, w.hi);
+      if constexpr (kChecked) {
+        flags = _mm_or_si128(
+            flags, _mm_or_si128(_mm_add_epi32(diff_lo, bias), _mm_add_epi32(diff_hi, bias)));
+      }
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out[i] + s), _mm_packs_epi32(diff_lo, diff_hi));
     }
   }
-  MixMinusScalarRange(in, out, n_sources, n_vector, n_samples);
+  if constexpr (kChecked) {
+    const bool tail = MixMinusScalarRangeChecked(in, out, n_sources, n_vector, n_samples);
+    return HighBitsSet(flags) || tail;
+  } else {
+    MixMinusScalarRange(in, out, n_sources, n_vector, n_samples);
+    return false;
+  }
+}
+
+}  // namespace
+
+void MixMinusSse2(const int16_t* const* in, int16_t* const* out, size_t n_sources,
+                  size_t n_samples) {
+  MixMinus<false>(in, out, n_sources, n_samples);
+}
+
+bool MixMinusSse2Checked(const int16_t* const* in, int16_t* const* out, size_t n_sources,
+                         size_t n_samples) {
+  return MixMinus<true>(in, out, n_sources, n_samples);
 }
 
 }  // namespace anchord::mixer::internal

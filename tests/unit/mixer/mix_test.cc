@@ -1,5 +1,6 @@
 #include "mixer/mix.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
@@ -13,7 +14,7 @@
 namespace anchord::mixer {
 namespace {
 
-constexpr std::array<Isa, 3> kAllIsas = {Isa::kScalar, Isa::kSse2, Isa::kAvx2};
+constexpr std::array<Isa, 4> kAllIsas = {Isa::kScalar, Isa::kSse2, Isa::kAvx2, Isa::kAvx512};
 
 // n_sources planes of n_samples each, plus the pointer arrays a kernel takes.
 class Planes {
@@ -68,12 +69,44 @@ std::vector<Kernels> AvailableKernels() {
   return kernels;
 }
 
+// The checked kernel's outputs, and its saturation flag in *saturated.
+Planes MixChecked(MixMinusCheckedFn fn, const Planes& in, size_t n_sources, size_t n_samples,
+                  bool* saturated) {
+  Planes out(n_sources, n_samples);
+  for (size_t i = 0; i < n_sources; ++i) {
+    for (size_t s = 0; s < n_samples; ++s) out.at(i, s) = 0x5a5a;
+  }
+  *saturated = fn(in.ConstPointers().data(), out.Pointers().data(), n_sources, n_samples);
+  return out;
+}
+
+// Whether any total - in[i] falls outside int16, computed directly in int64.
+bool Saturates(const Planes& in, size_t n_sources, size_t n_samples) {
+  for (size_t s = 0; s < n_samples; ++s) {
+    int64_t total = 0;
+    for (size_t j = 0; j < n_sources; ++j) total += in.at(j, s);
+    for (size_t i = 0; i < n_sources; ++i) {
+      const int64_t diff = total - in.at(i, s);
+      if (diff > INT16_MAX || diff < INT16_MIN) return true;
+    }
+  }
+  return false;
+}
+
+// Every available kernel, plain and checked, against the scalar reference; the checked flag
+// against a direct computation.
 void ExpectMatchesScalar(const Planes& in, size_t n_sources, size_t n_samples,
                          const std::string& what) {
   const Planes want = Mix(&internal::MixMinusScalar, in, n_sources, n_samples);
+  const bool want_saturated = Saturates(in, n_sources, n_samples);
   for (const Kernels& k : AvailableKernels()) {
     const Planes got = Mix(k.mix_minus, in, n_sources, n_samples);
     ASSERT_EQ(got.data(), want.data())
+        << IsaName(k.isa) << " " << what << " sources=" << n_sources << " samples=" << n_samples;
+    bool saturated = false;
+    const Planes checked = MixChecked(k.mix_minus_checked, in, n_sources, n_samples, &saturated);
+    ASSERT_EQ(checked.data(), want.data()) << IsaName(k.isa) << " checked " << what;
+    ASSERT_EQ(saturated, want_saturated)
         << IsaName(k.isa) << " " << what << " sources=" << n_sources << " samples=" << n_samples;
   }
 }
@@ -203,9 +236,10 @@ TEST(DispatchTest, ParseIsaAcceptsExactlyTheNames) {
   EXPECT_EQ(ParseIsa("scalar"), Isa::kScalar);
   EXPECT_EQ(ParseIsa("sse2"), Isa::kSse2);
   EXPECT_EQ(ParseIsa("avx2"), Isa::kAvx2);
+  EXPECT_EQ(ParseIsa("avx512"), Isa::kAvx512);
   EXPECT_EQ(ParseIsa(""), std::nullopt);
   EXPECT_EQ(ParseIsa("AVX2"), std::nullopt);
-  EXPECT_EQ(ParseIsa("avx512"), std::nullopt);
+  EXPECT_EQ(ParseIsa("avx512bw"), std::nullopt);
   EXPECT_EQ(ParseIsa("avx2 "), std::nullopt);
 }
 
@@ -214,6 +248,7 @@ TEST(DispatchTest, IsaNameRoundTrips) {
   EXPECT_EQ(IsaName(Isa::kScalar), "scalar");
   EXPECT_EQ(IsaName(Isa::kSse2), "sse2");
   EXPECT_EQ(IsaName(Isa::kAvx2), "avx2");
+  EXPECT_EQ(IsaName(Isa::kAvx512), "avx512");
 }
 
 TEST(DispatchTest, ScalarIsAlwaysAvailable) {
@@ -228,6 +263,7 @@ TEST(DispatchTest, KernelsForReportsTheIsaItWasAskedFor) {
     if (auto k = KernelsFor(isa)) {
       EXPECT_EQ(k->isa, isa);
       EXPECT_NE(k->mix_minus, nullptr);
+      EXPECT_NE(k->mix_minus_checked, nullptr);
     }
   }
 }
@@ -250,6 +286,73 @@ TEST(DispatchTest, Sse2IsAvailableOnX86_64) {
   EXPECT_TRUE(KernelsFor(Isa::kSse2).has_value());
 }
 #endif
+
+// The AVX-512 kernel on its own, so a CPU without it shows a skip rather than a silent pass.
+TEST(MixTest, Avx512MatchesScalarBitExact) {
+  if (!KernelsFor(Isa::kAvx512)) GTEST_SKIP() << "this CPU lacks avx512f/avx512bw";
+  const Kernels k = *KernelsFor(Isa::kAvx512);
+  std::mt19937 rng(512);
+  // Every tail length 0..31 after 0, 1 and 30 full 32-sample blocks.
+  for (size_t n_sources = 1; n_sources <= kMaxSources; ++n_sources) {
+    for (size_t blocks : {0u, 1u, 30u}) {
+      for (size_t tail = 0; tail < 32; ++tail) {
+        const size_t n_samples = std::min(kMaxSamples, blocks * 32 + tail);
+        const Planes in = RandomPlanes(rng, n_sources, n_samples);
+        const Planes want = Mix(&internal::MixMinusScalar, in, n_sources, n_samples);
+        ASSERT_EQ(Mix(k.mix_minus, in, n_sources, n_samples).data(), want.data())
+            << "sources=" << n_sources << " samples=" << n_samples;
+        bool saturated = false;
+        ASSERT_EQ(MixChecked(k.mix_minus_checked, in, n_sources, n_samples, &saturated).data(),
+                  want.data());
+        ASSERT_EQ(saturated, Saturates(in, n_sources, n_samples)) << n_samples;
+      }
+    }
+  }
+}
+
+// Tail samples past n_samples belong to someone else: the masked tail must not write them.
+TEST(MixTest, KernelsWriteNothingPastNSamples) {
+  std::mt19937 rng(3);
+  for (const Kernels& k : AvailableKernels()) {
+    for (size_t n_samples : {1u, 17u, 31u, 33u, 159u}) {
+      const Planes in = RandomPlanes(rng, 3, n_samples);
+      std::vector<int16_t> out_data(3 * 64 + 3 * n_samples, 0x1234);
+      int16_t* out[3];
+      for (size_t i = 0; i < 3; ++i) out[i] = out_data.data() + i * (n_samples + 64);
+      k.mix_minus(in.ConstPointers().data(), out, 3, n_samples);
+      k.mix_minus_checked(in.ConstPointers().data(), out, 3, n_samples);
+      for (size_t i = 0; i < 3; ++i) {
+        for (size_t s = n_samples; s < n_samples + 64; ++s) {
+          ASSERT_EQ(out[i][s], 0x1234) << IsaName(k.isa) << " n=" << n_samples << " s=" << s;
+        }
+      }
+    }
+  }
+}
+
+// A saturating sample anywhere (body or tail) sets the flag; in-range extremes do not.
+TEST(MixTest, CheckedFlagsExactlyTheOverflow) {
+  for (const Kernels& k : AvailableKernels()) {
+    for (size_t n_samples : {8u, 37u, 160u}) {
+      for (size_t at = 0; at < n_samples; at += 5) {
+        Planes in(3, n_samples);
+        // total - in[i] for i = 2 is in[0] + in[1]: 16384 + 16383 = 32767 fits ...
+        in.at(0, at) = 16384;
+        in.at(1, at) = 16383;
+        bool saturated = true;
+        MixChecked(k.mix_minus_checked, in, 3, n_samples, &saturated);
+        ASSERT_FALSE(saturated) << IsaName(k.isa) << " at=" << at;
+        in.at(1, at) = 16384;  // ... 32768 does not
+        MixChecked(k.mix_minus_checked, in, 3, n_samples, &saturated);
+        ASSERT_TRUE(saturated) << IsaName(k.isa) << " at=" << at;
+        in.at(0, at) = -16384;  // -16384 - 16384 = -32768 fits
+        in.at(1, at) = -16384;
+        MixChecked(k.mix_minus_checked, in, 3, n_samples, &saturated);
+        ASSERT_FALSE(saturated) << IsaName(k.isa) << " at=" << at;
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace anchord::mixer
