@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Media plane vs rtpengine: N two-leg G.711 calls through anchord (1 media worker) and through
+rtpengine (userspace, 1 thread), side by side, alternating, with the same generator (rtp_load).
+
+For every N in --steps, for every repetition, both servers are run (the order alternates per
+repetition), each as a fresh process: start it, run rtp_load against it (setup, warm-up, one
+measurement window), stop it. A step passes for a server when every repetition had 0 loss (and,
+for anchord, ticks more than 5 ms late <= 1 % of the window's ticks, i.e. tick p99 < 5 ms).
+A server stops climbing at its first failing step. Results: one JSON line per run in --out,
+and a summary table (medians over repetitions) on stdout.
+
+Standard library only. Root is needed (SO_RCVBUFFORCE, RLIMIT_NOFILE).
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ANCHORD_SIP_PORT = 5090
+NG_PORT = 22222
+GEN_SIP_PORT = 15990  # callers; positions on +1
+
+
+def raise_nofile():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    os.setsid()
+
+
+def udp_port_bound(port):
+    hexport = ":%04X" % port
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(hexport) for line in list(f)[1:])
+
+
+def wait_port(port, proc, deadline_s=10):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        if udp_port_bound(port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("server did not bind UDP port %d" % port)
+
+
+def anchord_config(calls, tmp, with_control):
+    lines = [
+        "[sip]", 'listen = ["udp:127.0.0.1:%d"]' % ANCHORD_SIP_PORT, "",
+        "[media]", 'address = "127.0.0.1"', "port_min = 20000", "port_max = 59999",
+        "workers = 1", "",
+        # Heartbeats at 5 s (the brief's 1-5 s): N positions cost N/5 OPTIONS a second on the
+        # signaling thread, not on the worker we measure.
+        "[failover]", "heartbeat_ms = 5000", "misses = 3", "rtp_timeout_ms = 5000", "",
+        "[log]", 'level = "warning"', "",
+    ]
+    if with_control:
+        lines += ["[control]", 'listen = ""', ""]
+    for i in range(calls):
+        lines += ["[[positions]]", 'name = "p%d"' % i,
+                  'uri = "sip:p%d@127.0.0.1:%d"' % (i, GEN_SIP_PORT + 1), 'location = "none"', ""]
+    path = os.path.join(tmp, "anchord.toml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def start_anchord(args, calls, tmp):
+    default = subprocess.run([args.anchord, "--print-default-config"], capture_output=True,
+                             text=True).stdout
+    cfg = anchord_config(calls, tmp, "[control]" in default)
+    check = subprocess.run([args.anchord, "--check-config", cfg], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise RuntimeError("anchord config rejected:\n" + check.stderr)
+    err = open(os.path.join(tmp, "anchord.stderr"), "w")
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    proc = subprocess.Popen([args.anchord, "--config", cfg], stderr=err, stdout=err, env=env,
+                            preexec_fn=raise_nofile)
+    wait_port(ANCHORD_SIP_PORT, proc)
+    return proc, "127.0.0.1:%d" % ANCHORD_SIP_PORT
+
+
+def start_rtpengine(args, calls, tmp):
+    err = open(os.path.join(tmp, "rtpengine.stderr"), "w")
+    # Userspace only (--table=-1: no kernel forwarding table), one worker thread, logs at
+    # warning (4) so per-call info lines do not cost CPU inside the window.
+    proc = subprocess.Popen(
+        [args.rtpengine, "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
+         "--interface=127.0.0.1", "--listen-ng=127.0.0.1:%d" % NG_PORT, "--num-threads=1",
+         "--port-min=20000", "--port-max=59999", "--log-level=4", "--timeout=600"],
+        stderr=err, stdout=err, preexec_fn=raise_nofile)
+    wait_port(NG_PORT, proc)
+    return proc, "127.0.0.1:%d" % NG_PORT
+
+
+def ticks_late(tmp, window_ms):
+    """TICKS_LATE summed over anchord's once-a-second summaries inside the window."""
+    total = 0
+    path = os.path.join(tmp, "anchord.stderr")
+    lo, hi = window_ms[0] / 1000.0, window_ms[1] / 1000.0 + 1.0  # a summary covers the past second
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"(\d+\.\d+) anchord .*TICKS_LATE=(\d+)", line)
+            if m and lo + 1.0 <= float(m.group(1)) <= hi:
+                total += int(m.group(2))
+    return total
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_one(args, target, calls):
+    with tempfile.TemporaryDirectory(prefix="rtpl-") as tmp:
+        start = start_anchord if target == "anchord" else start_rtpengine
+        proc, server = start(args, calls, tmp)
+        try:
+            if target == "anchord":
+                time.sleep(0.3)  # let the first heartbeats go out before the RSS baseline
+            gen = subprocess.run(
+                [args.rtp_load, "--target", target, "--server", server, "--pid", str(proc.pid),
+                 "--calls", str(calls), "--warmup-s", str(args.warmup_s), "--measure-s",
+                 str(args.measure_s), "--sip-port", str(GEN_SIP_PORT), "--cps", str(args.cps)],
+                capture_output=True, text=True, preexec_fn=raise_nofile,
+                timeout=args.warmup_s + args.measure_s + 180)
+            if gen.returncode != 0 or not gen.stdout.strip():
+                return {"target": target, "calls": calls, "setup_failed": True,
+                        "stderr": gen.stderr[-2000:]}
+            result = json.loads(gen.stdout.strip().splitlines()[-1])
+            if target == "anchord":
+                result["ticks_late"] = ticks_late(tmp, result["window_mono_ms"])
+            result["server_alive"] = proc.poll() is None
+            return result
+        finally:
+            stop(proc)
+
+
+def passed(r):
+    if r.get("setup_failed") or not r.get("server_alive", False):
+        return False
+    ok = r["lost"] == 0 and r["silent_streams"] == 0
+    if r["target"] == "anchord":
+        ok = ok and r["ticks_late"] <= 0.01 * r["window_s"] * 50
+    return ok
+
+
+def median(runs, key):
+    vals = [r[key] for r in runs if key in r]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def latency(runs, q):
+    return statistics.median([r["latency_ms"][q] for r in runs] or [float("nan")])
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    build = os.path.join(here, "..", "..", "build-rtpl", "bin")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--anchord", default=os.path.join(build, "anchord"))
+    p.add_argument("--rtp-load", default=os.path.join(build, "rtp_load"))
+    p.add_argument("--rtpengine", default="/usr/bin/rtpengine")
+    p.add_argument("--steps", default="100,200,400,800,1200,1600,2000,2500,3000")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup-s", type=float, default=5)
+    p.add_argument("--measure-s", type=float, default=20)
+    p.add_argument("--cps", type=int, default=400)
+    p.add_argument("--targets", default="anchord,rtpengine")
+    p.add_argument("--out", default="rtp_load_results.jsonl")
+    args = p.parse_args()
+
+    targets = args.targets.split(",")
+    climbing = set(targets)
+    summary = []
+    with open(args.out, "a") as out:
+        for calls in [int(s) for s in args.steps.split(",")]:
+            runs = {t: [] for t in targets}
+            for rep in range(args.repeats):
+                order = targets if rep % 2 == 0 else list(reversed(targets))
+                for t in order:
+                    if t not in climbing:
+                        continue
+                    r = run_one(args, t, calls)
+                    r["rep"] = rep
+                    r["pass"] = passed(r)
+                    out.write(json.dumps(r) + "\n")
+                    out.flush()
+                    print("N=%d %s rep %d: %s" % (calls, t, rep, json.dumps(r)), flush=True)
+                    runs[t].append(r)
+            for t in targets:
+                if not runs[t]:
+                    continue
+                ok = all(r["pass"] for r in runs[t])
+                good = [r for r in runs[t] if not r.get("setup_failed")]
+                summary.append((calls, t, ok, good))
+                if not ok:
+                    climbing.discard(t)
+            if not climbing:
+                break
+    print("\n| N | server | pass | server µs/pkt | worker µs/pkt | server CPU % | lost | "
+          "fill | ticks late | latency p50/p99 ms | RSS/call KiB | generator CPU % |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for calls, t, ok, good in summary:
+        print("| %d | %s | %s | %.2f | %.2f | %.1f | %s | %s | %s | %.1f / %.1f | %.1f | %.1f |" % (
+            calls, t, "yes" if ok else "NO", median(good, "server_us_per_pkt"),
+            median(good, "worker_us_per_pkt"), median(good, "server_cpu_pct"),
+            "/".join(str(r["lost"]) for r in good), "/".join(str(r["fill"]) for r in good),
+            "/".join(str(r.get("ticks_late", "-")) for r in good),
+            latency(good, "p50"), latency(good, "p99"),
+            median(good, "rss_per_call_kb"), median(good, "gen_cpu_pct")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
