@@ -5,11 +5,11 @@
 //
 // Encoder settings: OPUS_APPLICATION_VOIP, OPUS_SIGNAL_VOICE, complexity 5 (about 110 us per
 // frame at 16 kHz on the reference machine; 10 doubles it for little gain on voice), VBR at
-// 24 kbit/s wideband / 16 kbit/s narrowband, DTX off (R6881-ED-72/73: no VAD or comfort noise on
-// 9-1-1; the line must carry every sound). In-band FEC is off until the peer reports loss:
-// SetPacketLossPercent(n > 0) turns on OPUS_SET_INBAND_FEC and OPUS_SET_PACKET_LOSS_PERC(n) (the
-// encoder produces no LBRR without a loss percentage), so that frame N's low-bit-rate copy rides
-// in packet N+1.
+// 24 kbit/s wideband / 20 kbit/s narrowband (the least at which libopus 1.3.1 adds FEC), DTX off
+// (R6881-ED-72/73: no VAD or comfort noise on 9-1-1; the line must carry every sound). In-band FEC
+// is off until the peer reports loss: SetPacketLossPercent(n > 0) turns on OPUS_SET_INBAND_FEC and
+// OPUS_SET_PACKET_LOSS_PERC(n) (the encoder produces no LBRR without a loss percentage), so that
+// frame N's low-bit-rate copy rides in packet N+1.
 //
 // Decoder: Conceal() is libopus's PLC (opus_decode with no data: pitch-synchronous extension
 // of the SILK excitation, fading out); DecodeFec(packet N+1) decodes the LBRR of frame N

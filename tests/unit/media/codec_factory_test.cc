@@ -83,7 +83,7 @@ class CodecRoundTripTest : public ::testing::TestWithParam<RoundTripCase> {};
 // Each codec carries a -10 dBFS tone at each bridge rate: the tone is heard at its level (within
 // 20 %) and what the codec adds stays below the stated SNR. Measured on the reference machine:
 // PCMU 36.5-37.1 dB, PCMA 41.9-56.4, G.722 45.7-51.2, Opus 16 kHz 40.1-41.2, Opus 8 kHz
-// (16 kbit/s narrowband) 23.7-25.8; the thresholds leave 3-10 dB of margin.
+// (20 kbit/s narrowband) 26.9-31.8; the thresholds leave 3-10 dB of margin.
 TEST_P(CodecRoundTripTest, KeepsTheTone) {
   const RoundTripCase& c = GetParam();
   auto spec = ParseRtpmap(c.encoding);
