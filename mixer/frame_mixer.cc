@@ -206,7 +206,7 @@ void FrameMixer::LimitOutput(size_t n_samples, const int16_t* own, int16_t* out,
   while (g1 < g0 && ramp > 1) {
     bool fits = true;
     for (size_t s = 0; s < ramp && fits; ++s) {
-      fits = std::abs(static_cast<float>(diff(s)) * GainAt(s, ramp, g0, g1)) <= kFullScale + 0.5f;
+      fits = std::abs(static_cast<float>(diff(s)) * GainAt(s, ramp, g0, g1)) <= kFullScale + 0.25f;
     }
     if (fits) break;
     ramp /= 2;
