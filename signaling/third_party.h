@@ -1,0 +1,154 @@
+// ThirdPartyController: RFC 3725 third-party call control with direct media. The server calls
+// party A, then party B, and relays SDP between them so that their RTP flows A <-> B without
+// the server; it stays the signalling centre of both dialogs for the whole call (R3725-7-a).
+//
+// Flows (RFC 3725 §4), chosen per call by NewCallRequest::flow:
+//   1  INVITE A (no SDP) → A 200 offer1 → INVITE B (offer1) → B 200 answer1 → ACK B →
+//      ACK A (answer1). Only for an automaton B: A's 200 waits un-ACKed for B (R3725-4.1-b).
+//   2  INVITE A (black-hole offer) → A 200 sdp2, ACK → INVITE B (sdp2) → B 200 sdp3 → ACK B →
+//      re-INVITE A (sdp3) → A 200 → ACK. If A's new answer differs from sdp2, B is re-INVITEd
+//      with it, and so on, at most ThirdPartyOptions::max_flow2_rounds times (R3725-4.2-b).
+//   3  INVITE A (no SDP) → A 200 offer1, ACK with a black-hole answer → INVITE B (no SDP) →
+//      B 200 offer2 → re-INVITE A (offer2': m-lines fitted to offer1's) → A 200 answer2' →
+//      ACK B (answer2: fitted back to offer2's m-lines) → ACK A.
+//   4  as 3, but the first INVITE carries SDP with no m-lines (RFC 3725 exactly).
+//   0  "auto" (§5): flow 1 when `is_automaton(b)`, else flow 4 with ringback: the first
+//      INVITE to A offers a server media leg (MediaPlane) that plays the hold tone, so A hears
+//      a tone rather than silence while B is called (R3725-5-e); offer2' then replaces it (A's
+//      one audio m-line carries B's audio) and the server leg is destroyed. An explicit flow 4
+//      keeps the RFC's m-line-less offer (and silence).
+//
+// Every SDP sent on a leg carries that leg's own o= line (LegOrigin: version +1 per changed
+// SDP) and the leg's m-line order (LineMap) (R3725-7-d, R3264-6-a/8-b). No common media, or
+// an SDP with RFC 3312 precondition attributes during setup, ends both legs with BYE and
+// `Reason: SIP;cause=488` (R3725-4.3-b, R3725-6-a/b); B failing (486, 408 ...) ends A with
+// `Reason: SIP;cause=<B's code>`. A party's 200 that carried an offer is always ACKed (with a
+// black-hole answer if needed) before its BYE.
+//
+// Continued processing (§7): a re-INVITE from a party with an offer is mediated: 491 while any
+// INVITE of the call is pending (R3725-6-c), else the other party is re-INVITEd with the offer
+// (refitted and o= rewritten) and its answer returned in the 200. `Require: precondition` gets
+// 420 with `Unsupported: precondition`; an offer with a=curr:/a=des:/a=conf: gets 488. An
+// offerless re-INVITE is answered with the SDP the leg last had (same o= version). BYE from
+// one party: 200, and BYE to the other with `Reason: Q.850;cause=16`.
+//
+// Ids: the caller of Start() hands out call ids (the Controller's id space); the ringback
+// leg uses LegId{call_id}, which the Controller never gives a leg (its calls and legs share
+// one counter).
+//
+// Threading: signaling thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "core/result.h"
+#include "media/media_plane.h"
+#include "signaling/control.h"
+#include "signaling/dialog_owner.h"
+#include "signaling/sip_stack.h"
+
+namespace anchord::signaling {
+
+namespace internal {
+struct RelaySdp;
+}
+
+struct ThirdPartyOptions {
+  std::string sdp_address = "127.0.0.1";  // the address in the server's o= lines
+  uint32_t ring_timeout_ms = 60000;       // an unanswered INVITE to A or B is CANCELed then
+  uint32_t max_flow2_rounds = 2;          // flow II: corrective re-INVITEs after the first
+};
+
+class ThirdPartyController : public DialogOwner {
+ public:
+  ThirdPartyController(core::EventLoop& loop, media::MediaPlane& media,
+                       std::function<bool(const std::string& uri)> is_automaton,
+                       ThirdPartyOptions options = {});
+  ~ThirdPartyController() override;
+
+  void Attach(SipStack* stack) { stack_ = stack; }
+
+  // Starts a direct-media call (request.anchored must be false) under `call_id`, which must
+  // be new. Fails at once for a bad URI (numeric host needed), flow outside 0..4, or an
+  // id in use; later failures end the call with BYEs.
+  Result<uint64_t> Start(uint64_t call_id, const NewCallRequest& request);
+
+  // The control API's view: media "direct", flow = the flow used (1..4).
+  std::vector<CallSummary> ListCalls() const;
+  std::optional<CallSummary> GetCall(uint64_t id) const;
+  // BYE to answered parties, CANCEL to ringing ones. Fails for an unknown id.
+  Status Hangup(uint64_t id);
+  size_t active_calls() const { return calls_.size(); }
+
+  // DialogOwner
+  bool OwnsTransaction(TxId tx) const override;
+  bool OwnsDialog(const std::string& call_id, const std::string& local_tag) const override;
+  void OnRequest(TxId tx, const osip_message_t* request, const PeerAddress& source) override;
+  void OnAck(const osip_message_t* ack) override;
+  void OnResponse(TxId tx, const osip_message_t* response) override;
+  void OnStrayResponse(const osip_message_t* response) override;
+  void OnClientFailure(TxId tx, int status_code) override;
+
+ private:
+  struct Party;
+  struct Call;
+  struct TxRef {
+    uint64_t call = 0;
+    int side = 0;  // 0 = A, 1 = B
+    bool invite = false;
+  };
+
+  // Setup.
+  Status Invite(Call& call, int side, const std::optional<std::string>& sdp);
+  void ReInvite(Call& call, int side, const std::string& sdp);
+  void OnInviteOk(Call& call, int side, const osip_message_t* response);
+  void OnAOffer(Call& call, const std::string& body);
+  void OnAFirstAnswer(Call& call, const std::string& body);
+  void OnBAnswer(Call& call, const std::string& body);
+  void OnAUpdated(Call& call, const std::string& body);
+  void OnBUpdated(Call& call, const std::string& body);
+  void OnInviteFailed(Call& call, int side, int code);
+  void Connected(Call& call);
+  void StopRingback(Call& call);
+  void StartRingback(Call& call, const std::string& answer);
+
+  // Continued processing.
+  void OnReInvite(TxId tx, Call& call, int side, const osip_message_t* request);
+  void OnMediatedAnswer(Call& call, const std::string& body);
+  void OnBye(TxId tx, Call& call, int side, const osip_message_t* request);
+
+  // Messages.
+  void SendAck(Call& call, int side, uint32_t cseq, const std::string& sdp);
+  void SendBye(Call& call, int side, const std::string& reason);
+  void SendCancel(Party& party);
+  void Respond(TxId tx, const osip_message_t* request, int code, const std::string& sdp = {},
+               Party* party = nullptr);
+  std::string Stamp(Call& call, int side, const internal::RelaySdp& sdp);
+
+  // Ending.
+  void Fail(Call& call, int cause, const std::string& text);
+  void EndCall(Call& call, const std::string& reason, int except_side);
+  void MaybeForget(Call& call);
+  void OnRingTimeout(uint64_t id);
+
+  Call* FindCall(uint64_t id) const;
+  Call* FindByDialog(const std::string& call_id, const std::string& local_tag, int* side) const;
+
+  core::EventLoop& loop_;
+  media::MediaPlane& media_;
+  std::function<bool(const std::string&)> is_automaton_;
+  ThirdPartyOptions options_;
+  SipStack* stack_ = nullptr;
+  std::unordered_map<uint64_t, std::unique_ptr<Call>> calls_;
+  std::unordered_map<std::string, uint64_t> dialogs_;  // DialogKey -> call
+  std::unordered_map<TxId, TxRef> txs_;
+};
+
+}  // namespace anchord::signaling
