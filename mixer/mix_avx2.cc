@@ -36,10 +36,11 @@ __m256i Load8(const int16_t* p) {
   return _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// Flags accumulate (diff + 32768) over every output lane when kChecked.
+// Each block returns flags with its (diff + 32768) ORed in when kChecked; inlined so flags
+// stays in a register.
 template <bool kChecked>
-void Block16(const int16_t* const* in, int16_t* const* out, size_t n_sources, size_t s,
-             __m256i& flags) {
+[[gnu::always_inline]] inline __m256i Block16(const int16_t* const* in, int16_t* const* out,
+                                              size_t n_sources, size_t s, __m256i flags) {
   __m256i total_lo = _mm256_setzero_si256();
   __m256i total_hi = _mm256_setzero_si256();
   for (size_t j = 0; j < n_sources; ++j) {
@@ -60,11 +61,12 @@ void Block16(const int16_t* const* in, int16_t* const* out, size_t n_sources, si
     const __m256i ordered = _mm256_permute4x64_epi64(packed, _MM_SHUFFLE(3, 1, 2, 0));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i] + s), ordered);
   }
+  return flags;
 }
 
 template <bool kChecked>
-void Block8(const int16_t* const* in, int16_t* const* out, size_t n_sources, size_t s,
-            __m256i& flags) {
+[[gnu::always_inline]] inline __m256i Block8(const int16_t* const* in, int16_t* const* out,
+                                             size_t n_sources, size_t s, __m256i flags) {
   __m256i total = _mm256_setzero_si256();
   for (size_t j = 0; j < n_sources; ++j) total = _mm256_add_epi32(total, Load8(in[j] + s));
   for (size_t i = 0; i < n_sources; ++i) {
@@ -76,15 +78,16 @@ void Block8(const int16_t* const* in, int16_t* const* out, size_t n_sources, siz
         _mm_packs_epi32(_mm256_castsi256_si128(diff), _mm256_extracti128_si256(diff, 1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[i] + s), mixed);
   }
+  return flags;
 }
 
 template <bool kChecked>
 bool MixMinus(const int16_t* const* in, int16_t* const* out, size_t n_sources, size_t n_samples) {
   __m256i flags = _mm256_setzero_si256();
   size_t s = 0;
-  for (; s + 16 <= n_samples; s += 16) Block16<kChecked>(in, out, n_sources, s, flags);
+  for (; s + 16 <= n_samples; s += 16) flags = Block16<kChecked>(in, out, n_sources, s, flags);
   if (s + 8 <= n_samples) {
-    Block8<kChecked>(in, out, n_sources, s, flags);
+    flags = Block8<kChecked>(in, out, n_sources, s, flags);
     s += 8;
   }
   if constexpr (kChecked) {

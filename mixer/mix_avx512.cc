@@ -40,10 +40,12 @@ Widened Widen(__m512i v) {
           _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1))};
 }
 
-// mask selects the samples of this block that exist (all 32 except in the tail).
+// mask selects the samples of this block that exist (all 32 except in the tail). Returns flags
+// with this block's (diff + 32768) ORed in when kChecked. Inlined so flags stays in a register.
 template <bool kChecked>
-void Block(const int16_t* const* in, int16_t* const* out, size_t n_sources, size_t s,
-           __mmask32 mask, __m512i& flags) {
+[[gnu::always_inline]] inline __m512i Block(const int16_t* const* in, int16_t* const* out,
+                                            size_t n_sources, size_t s, __mmask32 mask,
+                                            __m512i flags) {
   __m512i total_lo = _mm512_setzero_si512();
   __m512i total_hi = _mm512_setzero_si512();
   for (size_t j = 0; j < n_sources; ++j) {
@@ -64,6 +66,7 @@ void Block(const int16_t* const* in, int16_t* const* out, size_t n_sources, size
     const __m512i packed = _mm512_permutexvar_epi64(order, _mm512_packs_epi32(diff_lo, diff_hi));
     _mm512_mask_storeu_epi16(out[i] + s, mask, packed);
   }
+  return flags;
 }
 
 template <bool kChecked>
@@ -71,11 +74,11 @@ bool MixMinus(const int16_t* const* in, int16_t* const* out, size_t n_sources, s
   __m512i flags = _mm512_setzero_si512();
   size_t s = 0;
   for (; s + kWidth <= n_samples; s += kWidth) {
-    Block<kChecked>(in, out, n_sources, s, ~__mmask32{0}, flags);
+    flags = Block<kChecked>(in, out, n_sources, s, ~__mmask32{0}, flags);
   }
   if (s < n_samples) {
     const __mmask32 tail = _cvtu32_mask32((uint32_t{1} << (n_samples - s)) - 1u);
-    Block<kChecked>(in, out, n_sources, s, tail, flags);
+    flags = Block<kChecked>(in, out, n_sources, s, tail, flags);
   }
   return _mm512_test_epi32_mask(flags, _mm512_set1_epi32(static_cast<int32_t>(0xffff0000u))) != 0;
 }
