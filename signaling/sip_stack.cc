@@ -342,13 +342,25 @@ void SipStack::Pump() {
   for (auto* tr : garbage_) osip_transaction_free2(tr);
   garbage_.clear();
   pumping_ = false;
-  ArmTimer();
+  // osip_timers_gettimeout() does not see events queued by handlers during this pump (a BYE
+  // sent from the BYE handler, a 487 from the CANCEL handler): pump again at once for those,
+  // instead of waiting for the next transaction timer (32 s for a completed NIST).
+  if (repump_) {
+    repump_ = false;
+    timer_.ArmIn(0);
+  } else {
+    ArmTimer();
+  }
 }
 
 // Sends and responses never pump synchronously: handlers then never run inside the call that
 // queued the event (a send failure reported before SendRequest returned its id, say).
 void SipStack::SchedulePump() {
-  if (!pumping_) timer_.ArmIn(0);
+  if (pumping_) {
+    repump_ = true;
+  } else {
+    timer_.ArmIn(0);
+  }
 }
 
 void SipStack::ArmTimer() {

@@ -108,6 +108,7 @@ class SipStack {
   osip_t* osip_ = nullptr;
   core::Timer timer_;
   bool pumping_ = false;
+  bool repump_ = false;                          // events were queued during the pump
   std::unordered_map<std::string, TxId> index_;  // key -> transaction
   std::unordered_map<TxId, TxInfo> transactions_;
   std::vector<osip_transaction_t*> garbage_;  // killed, freed after the pump
