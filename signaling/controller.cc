@@ -1,5 +1,7 @@
 #include "signaling/controller.h"
 
+#include "signaling/internal/controller_state.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -13,49 +15,6 @@ using core::Log;
 using core::Subsys;
 using failover::Activity;
 using failover::Position;
-
-struct Controller::Leg {
-  LegId id;
-  CallId call;
-  bool caller_side = false;
-  PositionId position;  // position legs
-  Dialog dialog;
-  TxId invite_tx = 0;
-  MessagePtr invite;           // position legs: the INVITE sent, for CANCEL
-  bool provisional = false;    // a 1xx arrived: CANCEL is allowed (R3261-9.1)
-  bool cancel_wanted = false;  // CANCEL as soon as a 1xx allows it
-  bool abandoned = false;      // no longer wanted: a late 2xx gets ACK + BYE
-  bool confirmed = false;      // position: answered; caller: our 200 was ACKed
-  LocalSdp sdp{0};
-  media::LocalMedia local;
-  bool has_media = false;
-  std::string last_sdp;
-  PeerAddress response_peer;  // caller: where its INVITE came from
-  MessagePtr answer;          // caller: our 200, retransmitted until ACK (R3261-13.3.1.4)
-  MessagePtr ack;             // position: our ACK, re-sent on a retransmitted 2xx
-  std::unique_ptr<core::Timer> retransmit;
-  uint32_t retransmit_ms = 0;
-  uint64_t retransmit_deadline_us = 0;
-};
-
-struct Controller::Call {
-  CallId id;
-  LegId caller;
-  LegId position_leg;  // the position leg ringing or answered now
-  MessagePtr invite;   // the caller's INVITE
-  TxId invite_tx = 0;
-  SessionDescription offer;
-  media::RemoteMedia caller_media;
-  EmergencyData emergency;
-  std::vector<PositionId> tried;
-  bool answered = false;
-  bool ringing_sent = false;
-  bool failing_over = false;
-  PositionId failed_position;
-  uint64_t failover_start_us = 0;
-  std::unique_ptr<core::Timer> ring_timer;
-  std::string sip_call_id;
-};
 
 namespace {
 
@@ -178,7 +137,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
       std::make_unique<core::Timer>(loop_, [this, call_id] { OnRingTimeout(call_id); });
   calls_[call.id] = std::move(owned);
 
-  Leg& caller = NewLeg(call, true);
+  Leg& caller = NewLeg(call, LegKind::kCaller);
   call.caller = caller.id;
   Dialog& d = caller.dialog;
   d.call_id = call.sip_call_id;
@@ -293,8 +252,9 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
   if (method == "BYE") {
     Respond(tx, request, 200);
     Call* call = FindCall(leg->call);
-    if (call && (leg->caller_side || call->position_leg == leg->id)) {
-      EndCall(call->id, leg->caller_side ? "caller hung up" : "position hung up", leg->id);
+    if (call && (leg->kind == LegKind::kCaller || call->position_leg == leg->id)) {
+      EndCall(call->id, leg->kind == LegKind::kCaller ? "caller hung up" : "position hung up",
+              leg->id);
     } else {
       ReleasePosition(*leg);
       DestroyLeg(leg->id);
@@ -356,7 +316,7 @@ bool Controller::OfferToNextPosition(Call& call) {
 bool Controller::OfferToPosition(Call& call, PositionId position_id) {
   call.tried.push_back(position_id);
   Position& p = *positions_.Find(position_id);
-  Leg& leg = NewLeg(call, false);
+  Leg& leg = NewLeg(call, LegKind::kPosition);
   leg.position = position_id;
   Result<media::LocalMedia> local = media_.CreateLeg(call.id, leg.id);
   if (!local) {
@@ -422,7 +382,7 @@ void Controller::OnResponse(TxId tx, const osip_message_t* response) {
     return;
   }
   Leg* leg = FindLegByTx(tx);
-  if (!leg || leg->caller_side) return;  // responses to BYE and CANCEL need nothing
+  if (!leg || leg->kind == LegKind::kCaller) return;  // responses to BYE and CANCEL need nothing
   if (code < 200) {
     if (code > 100) OnPositionProvisional(*leg, response);
   } else if (code < 300) {
@@ -527,7 +487,7 @@ void Controller::OnClientFailure(TxId tx, int status_code) {
     done(false);
     return;
   }
-  if (Leg* leg = FindLegByTx(tx); leg && !leg->caller_side) {
+  if (Leg* leg = FindLegByTx(tx); leg && leg->kind != LegKind::kCaller) {
     OnPositionAttemptFailed(*leg, status_code);
   }
 }
@@ -637,7 +597,7 @@ void Controller::OnLegSilent(CallId call_id, LegId leg_id) {
   Call* call = FindCall(call_id);
   Leg* leg = FindLeg(leg_id);
   if (!call || !leg) return;
-  if (leg->caller_side) {
+  if (leg->kind == LegKind::kCaller) {
     // A silent caller is reported, never hung up on (DESIGN invariant 1).
     Log(Level::kWarning, Subsys::kMedia, "no RTP from the caller",
         {{"CALL_ID", call->sip_call_id}, {"MESSAGE_ID", core::message_id::kMediaTimeout}});
@@ -706,11 +666,11 @@ void Controller::RetryWaitingCalls(bool forget_tried) {
 // ---------------------------------------------------------------------------------------------
 // Lifetime
 
-Controller::Leg& Controller::NewLeg(Call& call, bool caller_side) {
+Controller::Leg& Controller::NewLeg(Call& call, LegKind kind) {
   auto leg = std::make_unique<Leg>();
   leg->id = LegId{next_id_++};
   leg->call = call.id;
-  leg->caller_side = caller_side;
+  leg->kind = kind;
   leg->sdp = LocalSdp(std::stoull(RandomToken(12), nullptr, 16));
   Leg& ref = *leg;
   legs_[ref.id] = std::move(leg);

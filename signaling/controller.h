@@ -33,6 +33,8 @@
 
 namespace anchord::signaling {
 
+enum class LegKind;
+
 struct ControllerOptions {
   uint32_t ring_timeout_ms = 15000;
   uint32_t rtp_timeout_ms = 300;
@@ -102,7 +104,7 @@ class Controller : public SipStackHandler,
   void RetryWaitingCalls(bool forget_tried);
 
   // Lifetime.
-  Leg& NewLeg(Call& call, bool caller_side);
+  Leg& NewLeg(Call& call, LegKind kind);
   void EndCall(CallId id, const char* reason, std::optional<LegId> bye_from);
   void DestroyLeg(LegId id);
   void ReleasePosition(Leg& leg);

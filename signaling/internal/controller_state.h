@@ -1,0 +1,73 @@
+// The Controller's per-call and per-leg state, shared by its implementation files
+// (controller.cc: calls and positions; controller_failover.cc; controller_queue.cc;
+// controller_control.cc). Signaling thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "signaling/control.h"
+#include "signaling/controller.h"
+
+namespace anchord::signaling {
+
+enum class LegKind { kCaller, kPosition, kParty };
+
+struct Controller::Leg {
+  LegId id;
+  CallId call;
+  LegKind kind = LegKind::kPosition;
+  PositionId position;  // position legs
+  std::string uri;      // party legs: whom we called
+  Dialog dialog;
+  TxId invite_tx = 0;
+  MessagePtr invite;           // position legs: the INVITE sent, for CANCEL
+  bool provisional = false;    // a 1xx arrived: CANCEL is allowed (R3261-9.1)
+  bool cancel_wanted = false;  // CANCEL as soon as a 1xx allows it
+  bool abandoned = false;      // no longer wanted: a late 2xx gets ACK + BYE
+  bool confirmed = false;      // position: answered; caller: our 200 was ACKed
+  LocalSdp sdp{0};
+  media::LocalMedia local;
+  bool has_media = false;
+  std::string last_sdp;
+  PeerAddress response_peer;  // caller: where its INVITE came from
+  bool early_media = false;   // caller: a 183 with our SDP went out (queue ringback)
+  MessagePtr answer;          // caller: our 200, retransmitted until ACK (R3261-13.3.1.4)
+  MessagePtr ack;             // position: our ACK, re-sent on a retransmitted 2xx
+  std::unique_ptr<core::Timer> retransmit;
+  uint32_t retransmit_ms = 0;
+  uint64_t retransmit_deadline_us = 0;
+};
+
+struct Controller::Call {
+  CallId id;
+  LegId caller;
+  LegId position_leg;  // the position leg ringing or answered now
+  MessagePtr invite;   // the caller's INVITE
+  TxId invite_tx = 0;
+  SessionDescription offer;
+  media::RemoteMedia caller_media;
+  EmergencyData emergency;
+  std::vector<PositionId> tried;
+  bool answered = false;
+  bool ringing_sent = false;
+  bool failing_over = false;
+  PositionId failed_position;
+  uint64_t failover_start_us = 0;
+  std::unique_ptr<core::Timer> ring_timer;
+  std::string sip_call_id;
+  // Queue (NENA-4.2.1.3): waiting for a position, in arrival order.
+  bool queued = false;
+  std::unique_ptr<core::Timer> queue_timer;
+  // Conference parties and the two ends of an anchored third-party call.
+  std::vector<LegId> parties;
+  bool third_party = false;  // no caller leg: created through the control API
+  NewCallRequest request;    // third-party calls
+  uint64_t started_unix_ms = 0;
+  uint64_t answered_unix_ms = 0;
+};
+
+}  // namespace anchord::signaling
