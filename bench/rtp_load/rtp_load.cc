@@ -34,7 +34,7 @@ namespace {
 struct Options {
   std::string target, server, ip = "127.0.0.1";
   pid_t pid = 0;
-  uint32_t calls = 0, cps = 400, phases = 4;
+  uint32_t calls = 0, positions = 0, cps = 400, phases = 4;  // positions: anchord's, >= calls
   uint16_t rtp_port = 16000, sip_port = 15990;
   int sockets = 4;
   double warmup_s = 5, measure_s = 20, setup_timeout_s = 60;
@@ -53,6 +53,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->pid = std::stoi(v);
     else if (k == "--calls")
       o->calls = static_cast<uint32_t>(std::stoul(v));
+    else if (k == "--positions")
+      o->positions = static_cast<uint32_t>(std::stoul(v));
     else if (k == "--cps")
       o->cps = static_cast<uint32_t>(std::stoul(v));
     else if (k == "--phases")
@@ -72,6 +74,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     else
       return false;
   }
+  if (o->positions < o->calls) o->positions = o->calls;
   return (o->target == "anchord" || o->target == "rtpengine") && !o->server.empty() && o->pid > 0 &&
          o->calls > 0 && o->phases >= 1 && o->sockets >= 1;
 }
@@ -112,8 +115,9 @@ class Loop {
     epoll_event ev[64];
     for (uint64_t now = NowUs(); now < deadline_us; now = NowUs()) {
       if (done && done()) return;
-      int n = epoll_wait(ep_, ev, 64, 2);
+      int n = epoll_wait(ep_, ev, 64, 1);
       for (int i = 0; i < n; ++i) Dispatch(ev[i].data.fd);
+      if (sip_) sip_->FlushPaced(NowUs());
       if (sip_ && now - last_retransmit_us_ > 200'000) {
         sip_->Retransmit(now);
         last_retransmit_us_ = now;
@@ -156,7 +160,7 @@ class Loop {
 bool SetupAnchord(const Options& o, SipPeer& sip, Loop& loop) {
   uint64_t deadline = NowUs() + static_cast<uint64_t>(o.setup_timeout_s * 1e6);
   // A position takes calls once a heartbeat succeeded: wait for every p<N> to be probed.
-  loop.RunUntil(deadline, [&] { return sip.positions_probed() >= o.calls; });
+  loop.RunUntil(deadline, [&] { return sip.positions_probed() >= o.positions; });
   loop.RunUntil(NowUs() + 300'000);  // anchord has processed the last 200s
   uint64_t start = NowUs();
   for (uint32_t i = 0; i < o.calls && NowUs() < deadline; ++i) {
@@ -168,9 +172,10 @@ bool SetupAnchord(const Options& o, SipPeer& sip, Loop& loop) {
     return sip.calls_answered() + sip.calls_failed() >= o.calls &&
            sip.positions_in_call() >= sip.calls_answered();
   });
-  std::fprintf(stderr, "rtp_load: probed %zu, answered %zu, failed %zu, position legs %zu\n",
+  std::fprintf(stderr,
+               "rtp_load: probed %zu, answered %zu, failed %zu, position legs %zu (+%zu ended)\n",
                sip.positions_probed(), sip.calls_answered(), sip.calls_failed(),
-               sip.positions_in_call());
+               sip.positions_in_call(), sip.positions_ended());
   return sip.calls_answered() == o.calls && sip.positions_in_call() == o.calls;
 }
 
@@ -298,7 +303,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: rtp_load --target anchord|rtpengine --server IP:PORT --pid PID --calls N\n"
                  "  [--ip 127.0.0.1] [--rtp-port 16000] [--sockets 4] [--sip-port 15990]\n"
-                 "  [--cps 400] [--phases 4] [--warmup-s 5] [--measure-s 20]"
+                 "  [--positions N] [--cps 400] [--phases 4] [--warmup-s 5] [--measure-s 20]"
                  " [--setup-timeout-s 60]\n");
     return 2;
   }

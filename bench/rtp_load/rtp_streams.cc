@@ -99,6 +99,11 @@ void RtpStreams::SetDestination(uint32_t id, const sockaddr_in& dst) {
   out_iovs_[s.fd_index].resize(msgs.size());
 }
 
+void RtpStreams::Stop(uint32_t id) {
+  if (streams_[id].active) --active_;
+  streams_[id].active = false;
+}
+
 void RtpStreams::Fill(uint32_t, Stream& s, uint64_t now_us) {
   uint8_t* p = s.packet.data();
   uint16_t seq = htons(s.seq);

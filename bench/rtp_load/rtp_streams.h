@@ -57,6 +57,8 @@ class RtpStreams {
   uint16_t PortOf(uint32_t id) const;
   // Starts stream `id` toward `dst`.
   void SetDestination(uint32_t id, const sockaddr_in& dst);
+  // Stops stream `id` for good (its leg was ended by the server).
+  void Stop(uint32_t id);
 
   // Sends one packet for every active stream with id % phases == phase.
   void SendPhase(int phase, int phases);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 #include "bench/rtp_load/net.h"
@@ -22,6 +23,8 @@ struct SipPeer::Message {
 };
 
 namespace {
+
+constexpr uint32_t kEnded = UINT32_MAX;  // pos_calls_ value once the leg got a BYE
 
 std::string Lower(std::string_view s) {
   std::string r(s);
@@ -172,7 +175,10 @@ void SipPeer::OnCallerMessage(const Message& m) {
   CallerCall& c = calls_[index];
   std::string n = std::to_string(index);
   if (m.code >= 300) {
-    if (!c.final) ++failed_;
+    if (!c.final) {
+      ++failed_;
+      std::fprintf(stderr, "rtp_load: call %u: final response %d\n", index, m.code);
+    }
     c.final = true;
     // Non-2xx: the ACK belongs to the INVITE transaction (same branch).
     SendTo(caller_fd_,
@@ -217,7 +223,9 @@ void SipPeer::OnPositionMessage(const Message& m, const sockaddr_in& from) {
       if (!probed_[pos]) ++probed_count_;
       probed_[pos] = true;
     }
+    pace_ = true;
     Reply(m, from, 200, "OK", "");
+    pace_ = false;
     return;
   }
   if (m.method == "INVITE") {
@@ -227,8 +235,17 @@ void SipPeer::OnPositionMessage(const Message& m, const sockaddr_in& from) {
       sockaddr_in media;
       if (SdpAudio(m.body, &media)) rtp_.SetDestination(it->second, media);
     }
-    Reply(m, from, 200, "OK", SdpFor(rtp_.PortOf(it->second)));
+    if (it->second != kEnded) Reply(m, from, 200, "OK", SdpFor(rtp_.PortOf(it->second)));
     return;
+  }
+  if (m.method == "BYE") {
+    // anchord ended this position's leg (it went silent, say): stop streaming to a closed port.
+    auto it = pos_calls_.find(m.call_id);
+    if (it != pos_calls_.end() && it->second != kEnded) {
+      rtp_.Stop(it->second);
+      it->second = kEnded;
+      ++pos_byes_;
+    }
   }
   Reply(m, from, 200, "OK", "");  // BYE, CANCEL, anything else
 }
@@ -245,7 +262,20 @@ void SipPeer::Reply(const Message& req, const sockaddr_in& to, int code, std::st
        ":" + std::to_string(LocalPort(position_fd_)) + ">\r\n";
   if (!body.empty()) r += "Content-Type: application/sdp\r\n";
   r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  SendTo(position_fd_, r, to);
+  if (pace_) {
+    paced_.emplace_back(std::move(r), to);
+  } else {
+    SendTo(position_fd_, r, to);
+  }
+}
+
+void SipPeer::FlushPaced(uint64_t now_us) {
+  uint64_t budget = std::max<uint64_t>(1, (now_us - last_flush_us_) / 50);
+  last_flush_us_ = now_us;
+  for (; budget > 0 && !paced_.empty(); --budget) {
+    SendTo(position_fd_, paced_.front().first, paced_.front().second);
+    paced_.pop_front();
+  }
 }
 
 }  // namespace anchord::bench
