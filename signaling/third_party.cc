@@ -361,7 +361,7 @@ void ThirdPartyController::StartRingback(Call& call, const std::string& answer) 
   const LegId leg{call.id};
   media_.SetRemote(leg, *chosen);
   media_.Connect(leg);
-  media_.SetHoldTone(leg, true);
+  media_.SetTone(leg, media::Tone::kRingback);
 }
 
 void ThirdPartyController::StopRingback(Call& call) {

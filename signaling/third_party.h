@@ -13,7 +13,7 @@
 //      ACK B (answer2: fitted back to offer2's m-lines) → ACK A.
 //   4  as 3, but the first INVITE carries SDP with no m-lines (RFC 3725 exactly).
 //   0  "auto" (§5): flow 1 when `is_automaton(b)`, else flow 4 with ringback: the first
-//      INVITE to A offers a server media leg (MediaPlane) that plays the hold tone, so A hears
+//      INVITE to A offers a server media leg (MediaPlane) that plays ringback, so A hears
 //      a tone rather than silence while B is called (R3725-5-e); offer2' then replaces it (A's
 //      one audio m-line carries B's audio) and the server leg is destroyed. An explicit flow 4
 //      keeps the RFC's m-line-less offer (and silence).
