@@ -7,8 +7,8 @@
 // on the signaling thread (posted there by the worker).
 //
 // Model: one call = one bridge. A leg is created in its call's bridge but silent and deaf until
-// Connect(): connected legs hear the mix of all other connected legs (mix-minus) plus the hold
-// tone when it is on. From its first Connect() on, a leg is sent one continuous RTP stream (one
+// Connect(): connected legs hear the mix of all other connected legs (mix-minus) plus the tone
+// set with SetTone(). From its first Connect() on, a leg is sent one continuous RTP stream (one
 // SSRC, sequence +1, timestamp +160 per 20 ms; DESIGN invariant 2) until DestroyLeg(), also
 // while it is the only party left (then it hears silence or the hold tone).
 #pragma once
@@ -22,6 +22,13 @@
 namespace anchord::media {
 
 enum class Codec : uint8_t { kPcmu, kPcma };
+
+// What the server plays into a leg's output, mixed with whatever else it hears.
+enum class Tone : uint8_t {
+  kNone,
+  kHold,      // continuous 440 Hz, no cadence: failover (DESIGN "Failover")
+  kRingback,  // 440 + 480 Hz, 2 s on / 4 s off: a queued caller's early media
+};
 
 struct LocalMedia {
   std::string address;  // numeric IPv4, as configured in media.address
@@ -58,8 +65,8 @@ class MediaPlane {
   virtual void Connect(LegId leg) = 0;
   // Leaves the bridge but keeps the port and the outgoing stream's state.
   virtual void Disconnect(LegId leg) = 0;
-  // Plays the hold tone into this leg's output (mixed with whatever else it hears).
-  virtual void SetHoldTone(LegId leg, bool on) = 0;
+  // Plays `tone` into this leg's output (mixed with whatever else it hears); kNone stops it.
+  virtual void SetTone(LegId leg, Tone tone) = 0;
   // Reports OnLegSilent when no RTP arrives from `leg` for `timeout_ms` (0 = stop watching).
   virtual void WatchSilence(LegId leg, uint32_t timeout_ms) = 0;
   // Starts a failover gap measurement for what `listener` hears (see MediaEvents).

@@ -145,8 +145,8 @@ void MediaService::Disconnect(LegId leg) {
   if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg] { w->Disconnect(leg); });
 }
 
-void MediaService::SetHoldTone(LegId leg, bool on) {
-  if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg, on] { w->SetHoldTone(leg, on); });
+void MediaService::SetTone(LegId leg, Tone tone) {
+  if (auto* w = WorkerOf(leg)) w->loop().Post([w, leg, tone] { w->SetTone(leg, tone); });
 }
 
 void MediaService::WatchSilence(LegId leg, uint32_t timeout_ms) {

@@ -65,7 +65,7 @@ class MediaService : public MediaPlane {
   void SetRemote(LegId leg, const RemoteMedia& remote) override;
   void Connect(LegId leg) override;
   void Disconnect(LegId leg) override;
-  void SetHoldTone(LegId leg, bool on) override;
+  void SetTone(LegId leg, Tone tone) override;
   void WatchSilence(LegId leg, uint32_t timeout_ms) override;
   void MarkGap(LegId listener) override;
   void DestroyLeg(LegId leg) override;

@@ -625,7 +625,7 @@ void Controller::StartFailover(Call& call, const char* reason) {
   if (!call.failing_over) {
     call.failing_over = true;
     call.failover_start_us = core::MonotonicUs();
-    media_.SetHoldTone(call.caller, true);
+    media_.SetTone(call.caller, media::Tone::kHold);
     media_.MarkGap(call.caller);
   }
   Log(Level::kWarning, Subsys::kFailover, "failover started",
@@ -639,7 +639,7 @@ void Controller::OnGapMeasured(CallId call_id, LegId listener, uint32_t gap_ms) 
   Call* call = FindCall(call_id);
   if (!call || !call->failing_over || listener != call->caller) return;
   call->failing_over = false;
-  media_.SetHoldTone(call->caller, false);
+  media_.SetTone(call->caller, media::Tone::kNone);
   Leg* now_serving = FindLeg(call->position_leg);
   uint64_t took_ms = (core::MonotonicUs() - call->failover_start_us) / 1000;
   Log(Level::kNotice, Subsys::kFailover, "failover",

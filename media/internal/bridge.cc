@@ -109,14 +109,14 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
     only = other.get();
     if (leg.gap.armed() && other->connect_seq > leg.gap.mark_seq()) heard_new = true;
   }
-  bool hold = leg.connected && leg.hold;
-  bool heard = leg.connected && (live_others > 0 || hold);
+  bool tone = leg.connected && leg.tone != nullptr;
+  bool heard = leg.connected && (live_others > 0 || tone);
   if (auto gap_ticks = leg.gap.OnTick(tick, heard, heard && heard_new)) {
     events_.GapMeasured(call_, leg.id, static_cast<uint32_t>(*gap_ticks * 20u));
   }
   if (!leg.connected) return;  // a disconnected leg keeps its stream state but is sent nothing
   const Codec codec = leg.rtp->codec();
-  if (hold) {
+  if (tone) {
     leg.tone->AddTo(leg.out_pcm, kFrameSamples);
     G711Encode(codec, leg.out_pcm, kFrameSamples, leg.out_payload);
   } else if (live_others == 1 && only->rtp->codec() == codec) {

@@ -14,7 +14,7 @@
 #include "media/internal/counters.h"
 #include "media/internal/g711.h"
 #include "media/internal/gap_meter.h"
-#include "media/internal/hold_tone.h"
+#include "media/internal/tone_generator.h"
 #include "media/internal/rtp_leg.h"
 #include "media/media_plane.h"
 #include "mixer/mix.h"
@@ -32,9 +32,8 @@ class BridgeEvents {
 struct LegState {
   LegId id;
   std::unique_ptr<RtpLeg> rtp;
-  std::unique_ptr<HoldTone> tone;  // created on the first SetHoldTone(true)
+  std::unique_ptr<ToneGenerator> tone;  // the tone being played, if any (SetTone)
   bool connected = false;
-  bool hold = false;
   bool live = false;  // this tick's input came from a packet
   uint64_t connect_seq = 0;
   uint32_t recv_ts = 0;  // playout clock for the jitter buffer

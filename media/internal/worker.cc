@@ -128,11 +128,15 @@ void Worker::Disconnect(LegId leg) {
   if (where.leg != nullptr) where.leg->connected = false;
 }
 
-void Worker::SetHoldTone(LegId leg, bool on) {
+void Worker::SetTone(LegId leg, Tone tone) {
   auto where = Find(leg);
   if (where.leg == nullptr) return;
-  if (on && !where.leg->tone) where.leg->tone = std::make_unique<HoldTone>();
-  where.leg->hold = on;
+  if (tone == Tone::kNone) {
+    where.leg->tone.reset();
+  } else if (!where.leg->tone || where.leg->tone->tone() != tone) {
+    // A control command, not the data path: the generator is built once per tone change.
+    where.leg->tone = std::make_unique<ToneGenerator>(tone);
+  }
 }
 
 void Worker::WatchSilence(LegId leg, uint32_t timeout_ms) {

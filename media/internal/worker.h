@@ -43,7 +43,7 @@ class Worker : public BridgeEvents {
   void SetRemote(LegId leg, const RemoteMedia& remote);
   void Connect(LegId leg);
   void Disconnect(LegId leg);
-  void SetHoldTone(LegId leg, bool on);
+  void SetTone(LegId leg, Tone tone);
   void WatchSilence(LegId leg, uint32_t timeout_ms);
   void MarkGap(LegId leg);
   void DestroyLeg(LegId leg);

@@ -200,7 +200,7 @@ TEST_F(MediaServiceTest, HoldToneAfterDisconnectKeepsTheStream) {
   size_t b_before = 0;
   OnSignaling([](MediaService& m) {
     m.Disconnect(kB);
-    m.SetHoldTone(kA, true);
+    m.SetTone(kA, Tone::kHold);
   });
   RunTicks(3);
   b_before = at_b_.packets.size();
@@ -216,7 +216,7 @@ TEST_F(MediaServiceTest, HoldToneAfterDisconnectKeepsTheStream) {
   uint16_t b_last_seq = at_b_.packets.back().seq;
   uint32_t b_last_ts = at_b_.packets.back().ts;
   OnSignaling([](MediaService& m) {
-    m.SetHoldTone(kA, false);
+    m.SetTone(kA, Tone::kNone);
     m.Connect(kB);
   });
   RunTicks(25);
@@ -293,7 +293,7 @@ TEST_F(MediaServiceTest, GapIsMeasuredAtTheCallerThroughAFailover) {
   OnSignaling([](MediaService& m) {
     m.MarkGap(kA);
     m.Disconnect(kB);
-    m.SetHoldTone(kA, true);
+    m.SetTone(kA, Tone::kHold);
     m.Connect(kC);
   });
   uint64_t deadline = core::MonotonicUs() + 1'000'000;

@@ -56,7 +56,7 @@ class FakeMediaPlane : public media::MediaPlane {
   }
   void Connect(LegId leg) override { connected.push_back(leg); }
   void Disconnect(LegId leg) override { disconnected.push_back(leg); }
-  void SetHoldTone(LegId leg, bool on) override { hold_tone.emplace_back(leg, on); }
+  void SetTone(LegId leg, media::Tone tone) override { tones.emplace_back(leg, tone); }
   void WatchSilence(LegId leg, uint32_t timeout_ms) override {
     watched.emplace_back(leg, timeout_ms);
   }
@@ -75,7 +75,7 @@ class FakeMediaPlane : public media::MediaPlane {
   std::map<uint64_t, std::vector<media::RemoteMedia>> remotes;
   std::vector<LegId> connected;
   std::vector<LegId> disconnected;
-  std::vector<std::pair<LegId, bool>> hold_tone;
+  std::vector<std::pair<LegId, media::Tone>> tones;
   std::vector<std::pair<LegId, uint32_t>> watched;
   std::vector<LegId> gaps;
   std::vector<LegId> destroyed;
@@ -329,7 +329,7 @@ TEST_F(ControllerTest, AnsweredCallConnectsCallerAndPosition) {
   EXPECT_TRUE(media_.WasConnected(call.caller_leg));
   EXPECT_TRUE(media_.WasConnected(call.position_leg));
   EXPECT_EQ(media_.watched, (std::vector<std::pair<LegId, uint32_t>>{{call.position_leg, 250}}));
-  EXPECT_TRUE(media_.hold_tone.empty());
+  EXPECT_TRUE(media_.tones.empty());
   EXPECT_TRUE(media_.destroyed.empty());
 
   EXPECT_EQ(controller_->active_calls(), 1u);
@@ -607,7 +607,7 @@ TEST_F(ControllerTest, FailoverRepointsToStandbyWithoutTouchingTheCaller) {
   auto standby_invite = driver_->WaitFor(pos_[2], IsRequest("INVITE"));
   ASSERT_TRUE(standby_invite) << "the standby (pos3) got no INVITE";
   EXPECT_TRUE(pos_[1].received().empty()) << "a non-standby position was offered the call";
-  EXPECT_EQ(media_.hold_tone, (std::vector<std::pair<LegId, bool>>{{call.caller_leg, true}}));
+  EXPECT_EQ(media_.tones, (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
   EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
   EXPECT_TRUE(media_.WasDestroyed(call.position_leg));
   pos_[0].SendTo(StackPort(), ResponseTo(*bye, 200, "OK"));
@@ -628,7 +628,7 @@ TEST_F(ControllerTest, FailoverRepointsToStandbyWithoutTouchingTheCaller) {
   testing::internal::CaptureStderr();
   controller_->OnGapMeasured(call.call, call.caller_leg, 120);
   const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(media_.hold_tone.back(), std::make_pair(call.caller_leg, false));
+  EXPECT_EQ(media_.tones.back(), std::make_pair(call.caller_leg, media::Tone::kNone));
   EXPECT_NE(log.find("failover"), std::string::npos) << log;
   EXPECT_NE(log.find("GAP_MS=120"), std::string::npos) << log;
 
@@ -649,13 +649,13 @@ TEST_F(ControllerTest, SilentCallerLegSendsNothingToAnyone) {
   driver_->RunFor(20'000);
   const size_t caller_seen = caller_.received().size();
   const size_t position_seen = pos_[0].received().size();
-  const size_t media_calls = media_.hold_tone.size() + media_.gaps.size() + media_.destroyed.size();
+  const size_t media_calls = media_.tones.size() + media_.gaps.size() + media_.destroyed.size();
 
   controller_->OnLegSilent(call.call, call.caller_leg);
   driver_->RunFor(200'000);
   EXPECT_EQ(caller_.received().size(), caller_seen);
   EXPECT_EQ(pos_[0].received().size(), position_seen);
-  EXPECT_EQ(media_.hold_tone.size() + media_.gaps.size() + media_.destroyed.size(), media_calls);
+  EXPECT_EQ(media_.tones.size() + media_.gaps.size() + media_.destroyed.size(), media_calls);
   EXPECT_EQ(controller_->active_calls(), 1u);
   EXPECT_EQ(Pos(0).health, Health::kUp);
   EXPECT_EQ(Pos(0).activity, Activity::kBusy);
@@ -673,7 +673,7 @@ TEST_F(ControllerTest, SilentPositionLegStartsFailover) {
   EXPECT_EQ(Pos(0).health, Health::kDown);
   ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
   ASSERT_TRUE(driver_->WaitFor(pos_[2], IsRequest("INVITE")));
-  EXPECT_EQ(media_.hold_tone, (std::vector<std::pair<LegId, bool>>{{call.caller_leg, true}}));
+  EXPECT_EQ(media_.tones, (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
   EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
   driver_->RunFor(50'000);
   EXPECT_EQ(caller_.received().size(), caller_seen);

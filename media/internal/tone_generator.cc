@@ -1,8 +1,8 @@
-// Algorithm: spandsp's tone generator (a DDS oscillator) with one 440 Hz component at -13 dBm0.
-// spandsp tones are cadenced; a cadence of 1 s on / 0 s off, repeating, is a continuous tone
-// whose oscillator phase runs on across the segment boundary (the unit test checks every
-// frame for 3 s).
-#include "media/internal/hold_tone.h"
+// Algorithm: spandsp's tone generator (DDS oscillators). Hold: one 440 Hz component at -13 dBm0;
+// spandsp tones are cadenced, and a cadence of 1 s on / 0 s off, repeating, is a continuous
+// tone whose oscillator phase runs on across the segment boundary (the unit test checks every
+// frame for 3 s). Ringback: 440 + 480 Hz, 2 s on, 4 s off, repeating.
+#include "media/internal/tone_generator.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,20 +15,24 @@ constexpr int kSegmentMs = 1000;
 constexpr size_t kChunk = 160;
 }  // namespace
 
-HoldTone::HoldTone() {
-  descriptor_ = tone_gen_descriptor_init(nullptr, kHoldToneHz, kHoldToneDbm0, 0, 0, kSegmentMs, 0,
-                                         0, 0, true);
+ToneGenerator::ToneGenerator(Tone tone) : tone_(tone) {
+  descriptor_ =
+      tone == Tone::kRingback
+          ? tone_gen_descriptor_init(nullptr, kRingbackLowHz, kRingbackDbm0, kRingbackHighHz,
+                                     kRingbackDbm0, 2000, 4000, 0, 0, true)
+          : tone_gen_descriptor_init(nullptr, kHoldToneHz, kHoldToneDbm0, 0, 0, kSegmentMs, 0, 0,
+                                     0, true);
   if (descriptor_ == nullptr) std::abort();  // allocation failure only
   state_ = tone_gen_init(nullptr, descriptor_);
   if (state_ == nullptr) std::abort();
 }
 
-HoldTone::~HoldTone() {
+ToneGenerator::~ToneGenerator() {
   tone_gen_free(state_);
   tone_gen_descriptor_free(descriptor_);
 }
 
-void HoldTone::Generate(int16_t* pcm, size_t n) {
+void ToneGenerator::Generate(int16_t* pcm, size_t n) {
   size_t done = 0;
   // tone_gen() stops early at a segment boundary; loop until the frame is full.
   while (done < n) {
@@ -41,7 +45,7 @@ void HoldTone::Generate(int16_t* pcm, size_t n) {
   }
 }
 
-void HoldTone::AddTo(int16_t* pcm, size_t n) {
+void ToneGenerator::AddTo(int16_t* pcm, size_t n) {
   int16_t tone[kChunk];
   while (n > 0) {
     size_t m = std::min(n, kChunk);
