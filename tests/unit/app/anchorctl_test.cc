@@ -87,9 +87,11 @@ class AnchorctlTest : public ControlApiTest {
  protected:
   void SetUp() override {
     ControlApiTest::SetUp();
-    fake_.calls = {SampleCall(5)};
-    fake_.positions = {{"pos1", "sip:pos1@127.0.0.1:15010", "pos2", "up", "busy", 5},
-                       {"pos2", "sip:pos2@127.0.0.1:15020", "pos1", "down", "idle", 0}};
+    fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
+    fake_.Locked([&] {
+      fake_.positions = {{"pos1", "sip:pos1@127.0.0.1:15010", "pos2", "up", "busy", 5},
+                         {"pos2", "sip:pos2@127.0.0.1:15020", "pos1", "down", "idle", 0}};
+    });
   }
   CtlRun Ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {"--api", "127.0.0.1:" + std::to_string(api_->port())});

@@ -69,6 +69,13 @@ class FakeControlHandler : public signaling::ControlHandler {
     return uint64_t{7};
   }
 
+  // The test thread changes the fake's data only through this (the loop thread reads it).
+  template <class F>
+  void Locked(F f) {
+    std::lock_guard lock(mu);
+    f();
+  }
+
   // Blocks the loop thread inside the next handler call until Release().
   void Hold() {
     std::lock_guard lock(mu);

@@ -42,7 +42,7 @@ TEST_F(ControlApiTest, HealthRoundTripsThroughTheLoop) {
 }
 
 TEST_F(ControlApiTest, ListsCallsWithEveryField) {
-  fake_.calls = {SampleCall(5), SampleCall(6)};
+  fake_.Locked([&] { fake_.calls = {SampleCall(5), SampleCall(6)}; });
   Reply r = Get("/v1/calls");
   ASSERT_EQ(r.status, 200) << r.raw;
   ASSERT_EQ(r.body["calls"].size(), 2u);
@@ -69,7 +69,7 @@ TEST_F(ControlApiTest, EmptyListsAreEmptyArrays) {
 }
 
 TEST_F(ControlApiTest, GetsOneCallOr404) {
-  fake_.calls = {SampleCall(5)};
+  fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
   Reply r = Get("/v1/calls/5");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body["id"], 5);
@@ -79,14 +79,16 @@ TEST_F(ControlApiTest, GetsOneCallOr404) {
 }
 
 TEST_F(ControlApiTest, ListsPositionsAndAbandonedCalls) {
-  fake_.positions = {{"pos1", "sip:pos1@127.0.0.1:15010", "pos2", "up", "busy", 5},
-                     {"pos2", "sip:pos2@127.0.0.1:15020", "pos1", "down", "idle", 0}};
+  fake_.Locked([&] {
+    fake_.positions = {{"pos1", "sip:pos1@127.0.0.1:15010", "pos2", "up", "busy", 5},
+                       {"pos2", "sip:pos2@127.0.0.1:15020", "pos1", "down", "idle", 0}};
+  });
   signaling::AbandonedCall a;
   a.id = 9;
   a.caller = "sip:caller@esinet.example";
   a.stage = "ringing";
   a.ended_unix_ms = 1234;
-  fake_.abandoned = {a};
+  fake_.Locked([&] { fake_.abandoned = {a}; });
   Reply p = Get("/v1/positions");
   ASSERT_EQ(p.status, 200);
   EXPECT_EQ(p.body["positions"][0], json({{"name", "pos1"},
@@ -104,7 +106,7 @@ TEST_F(ControlApiTest, ListsPositionsAndAbandonedCalls) {
 }
 
 TEST_F(ControlApiTest, DeleteHangsUpKnownCallsOnly) {
-  fake_.calls = {SampleCall(5)};
+  fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
   Reply r = Delete("/v1/calls/5");
   EXPECT_EQ(r.status, 204);
   EXPECT_TRUE(r.raw.empty());
@@ -114,16 +116,16 @@ TEST_F(ControlApiTest, DeleteHangsUpKnownCallsOnly) {
 }
 
 TEST_F(ControlApiTest, HandlerErrorsBecome409Or404WithTheirMessage) {
-  fake_.calls = {SampleCall(5)};
-  fake_.hangup_error = "call 5 is already ending";
+  fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
+  fake_.Locked([&] { fake_.hangup_error = "call 5 is already ending"; });
   Reply r = Delete("/v1/calls/5");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.body["error"], "call 5 is already ending");
-  fake_.create_error = "no RTP port free";
+  fake_.Locked([&] { fake_.create_error = "no RTP port free"; });
   Reply c = Post("/v1/calls", R"({"a":"sip:a@x","b":"sip:b@y"})");
   EXPECT_EQ(c.status, 409);
   EXPECT_EQ(c.body["error"], "no RTP port free");
-  fake_.add_party_error = "unknown call 5 (ended)";
+  fake_.Locked([&] { fake_.add_party_error = "unknown call 5 (ended)"; });
   Reply p = Post("/v1/calls/5/parties", R"({"uri":"sip:c@z"})");
   EXPECT_EQ(p.status, 404);
   EXPECT_EQ(p.body["error"], "unknown call 5 (ended)");
@@ -190,7 +192,7 @@ TEST_F(ControlApiTest, RejectsBadCallBodiesNamingTheField) {
 }
 
 TEST_F(ControlApiTest, AddsPartiesToKnownCalls) {
-  fake_.calls = {SampleCall(5)};
+  fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
   Reply r = Post("/v1/calls/5/parties", R"({"uri":"sip:supervisor@127.0.0.1:15030"})");
   ASSERT_EQ(r.status, 201) << r.raw;
   EXPECT_EQ(r.body, json({{"leg", 7}}));
@@ -255,7 +257,7 @@ TEST_F(ControlApiTest, IdsMustBeDecimalUint64) {
 }
 
 TEST_F(ControlApiTest, HandlerRunsOnlyOnTheSignalingThread) {
-  fake_.calls = {SampleCall(5)};
+  fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
   Get("/v1/calls");
   Get("/v1/calls/5");
   Get("/v1/positions");
@@ -273,7 +275,7 @@ TEST_F(ControlApiTest, HandlerRunsOnlyOnTheSignalingThread) {
 TEST_F(ControlApiTest, InvalidUtf8FromSipIsReplacedNotFatal) {
   signaling::CallSummary c = SampleCall(5);
   c.caller = "sip:\xff\xfe@x";
-  fake_.calls = {c};
+  fake_.Locked([&] { fake_.calls = {c}; });
   Reply r = Get("/v1/calls");
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.body.is_object()) << r.raw;
@@ -298,13 +300,13 @@ TEST_F(ControlApiTest, GarbageOnTheSocketGets400AndServingContinues) {
 }
 
 TEST_F(ControlApiTest, CountersClassifyEveryRequest) {
-  fake_.calls = {SampleCall(5)};
+  fake_.Locked([&] { fake_.calls = {SampleCall(5)}; });
   Get("/v1/calls");           // 200
   Get("/v1/nope");            // 404
   Get("/v1/calls/9");         // 404
   Post("/v1/calls", "{bad");  // 400
   Delete("/v1/positions");    // 405
-  fake_.hangup_error = "busy";
+  fake_.Locked([&] { fake_.hangup_error = "busy"; });
   Delete("/v1/calls/5");  // 409
   ControlCounters c = CountersAfter(6);
   EXPECT_EQ(c.requests, 6u);
