@@ -1,5 +1,7 @@
 #include "app/daemon.h"
 
+#include "app/control_api.h"
+
 #include <signal.h>
 
 #include <string>
@@ -15,6 +17,7 @@
 #include "mixer/mix.h"
 #include "signaling/controller.h"
 #include "signaling/sip_stack.h"
+#include "signaling/third_party.h"
 #include "signaling/transport.h"
 
 namespace anchord::app {
@@ -35,6 +38,12 @@ class MediaEventsForwarder : public media::MediaEvents {
   }
   void OnGapMeasured(CallId call, LegId listener, uint32_t gap_ms) override {
     if (target) target->OnGapMeasured(call, listener, gap_ms);
+  }
+  void OnDtmf(CallId call, LegId leg, char digit, uint32_t duration_ms) override {
+    if (target) target->OnDtmf(call, leg, digit, duration_ms);
+  }
+  void OnTtyText(CallId call, LegId leg, const std::string& text) override {
+    if (target) target->OnTtyText(call, leg, text);
   }
 };
 
@@ -150,10 +159,28 @@ int RunDaemon(const core::Config& config) {
   if (!media) return Fatal("media: " + media.error().message);
 
   failover::PositionRegistry positions(config.positions);
-  signaling::Controller controller(
-      **loop, **media, positions,
-      {config.sip.ring_timeout_ms, config.failover.rtp_timeout_ms, config.sip.t1_ms});
+  signaling::ControllerOptions controller_options;
+  controller_options.ring_timeout_ms = config.sip.ring_timeout_ms;
+  controller_options.rtp_timeout_ms = config.failover.rtp_timeout_ms;
+  controller_options.t1_ms = config.sip.t1_ms;
+  controller_options.queue_max_calls = config.queue.max_calls;
+  controller_options.queue_max_wait_s = config.queue.max_wait_s;
+  controller_options.overflow_status = static_cast<int>(config.queue.overflow_status);
+  signaling::Controller controller(**loop, **media, positions, controller_options);
   forwarder.target = &controller;
+
+  // RFC 3725 §5: flow I only toward parties known to answer at once (positions marked
+  // automaton = true in the config).
+  auto is_automaton = [&config](const std::string& uri) {
+    for (const auto& p : config.positions) {
+      if (p.uri == uri) return p.automaton;
+    }
+    return false;
+  };
+  signaling::ThirdPartyOptions third_party_options;
+  third_party_options.sdp_address = config.media.address;
+  signaling::ThirdPartyController third_party(**loop, **media, is_automaton, third_party_options);
+  controller.SetThirdParty(&third_party);
 
   std::unique_ptr<signaling::SipStack> stack;
   auto transport = signaling::SipTransport::Create(
@@ -167,6 +194,7 @@ int RunDaemon(const core::Config& config) {
   failover::HeartbeatMonitor heartbeat(**loop, positions, controller, controller,
                                        config.failover.heartbeat_ms, config.failover.misses);
   controller.Attach(stack.get(), &heartbeat);
+  third_party.Attach(stack.get());
 
   if (auto started = (*media)->Start(); !started) return Fatal("media: " + started.error().message);
   Supervisor supervisor(**loop, **media, controller, *stack, positions);
@@ -174,6 +202,13 @@ int RunDaemon(const core::Config& config) {
   auto term = (*loop)->WatchSignal(SIGTERM, on_stop);
   auto intr = (*loop)->WatchSignal(SIGINT, on_stop);
   if (!term || !intr) return Fatal("cannot watch SIGTERM/SIGINT");
+
+  std::unique_ptr<ControlApi> control_api;
+  if (!config.control.listen.empty()) {
+    auto api = ControlApi::Start(config.control.listen, **loop, controller);
+    if (!api) return Fatal("control API: " + api.error().message);
+    control_api = std::move(*api);
+  }
 
   heartbeat.Start();
   supervisor.Start();
@@ -183,6 +218,7 @@ int RunDaemon(const core::Config& config) {
   sd_notify(0, "READY=1");
   int code = (*loop)->Run();
   sd_notify(0, "STOPPING=1");
+  if (control_api) control_api->Stop();  // before the controller it posts to goes away
   Log(Level::kNotice, Subsys::kMain, "anchord stopping");
   (*media)->Stop();
   return code < 0 ? kExitStartFailure : code;

@@ -14,4 +14,12 @@ inline uint64_t MonotonicUs() {
 
 inline constexpr uint64_t kUsPerMs = 1000;
 
+// Wall-clock milliseconds since the Unix epoch (CLOCK_REALTIME): for records shown to people
+// (call start and answer times), never for timers.
+inline uint64_t UnixMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000u;
+}
+
 }  // namespace anchord::core

@@ -30,6 +30,10 @@ inline constexpr std::string_view kFailover = "dae3a4b5e6174f80b192a3b4c5d6e7f8"
 inline constexpr std::string_view kMediaTimeout = "ebf4b5c6f7285091c2a3b4c5d6e7f809";
 inline constexpr std::string_view kPositionDown = "fc05c6d708396102d3b4c5d6e7f8091a";
 inline constexpr std::string_view kPositionUp = "0d16d7e8194a7213e4c5d6e7f8091a2b";
+inline constexpr std::string_view kCallAbandoned = "1e27e8f92a5b8324f5d6e7f8091a2b3c";
+inline constexpr std::string_view kCallQueued = "2f38f90a3b6c9435a6e7f8091a2b3c4d";
+inline constexpr std::string_view kDtmf = "304901b4c7da4546b7f8091a2b3c4d5e";
+inline constexpr std::string_view kTtyLine = "415a12c5d8eb5657c8091a2b3c4d5e6f";
 }  // namespace message_id
 
 void SetLogLevel(Level level);

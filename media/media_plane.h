@@ -21,7 +21,9 @@
 
 namespace anchord::media {
 
-enum class Codec : uint8_t { kPcmu, kPcma };
+// Audio codecs a leg can negotiate. PCMU and PCMA are on every leg (R6881); G.722 (RTP clock
+// 8000, audio 16 kHz, RFC 3551) and Opus (RTP clock 48000) make the bridge wideband.
+enum class Codec : uint8_t { kPcmu, kPcma, kG722, kOpus };
 
 // What the server plays into a leg's output, mixed with whatever else it hears.
 enum class Tone : uint8_t {
@@ -31,7 +33,7 @@ enum class Tone : uint8_t {
 };
 
 struct LocalMedia {
-  std::string address;  // numeric IPv4, as configured in media.address
+  std::string address;    // numeric IPv4, as configured in media.address
   uint16_t rtp_port = 0;  // even; RTCP is rtp_port + 1
 };
 
@@ -40,6 +42,8 @@ struct RemoteMedia {
   uint16_t rtp_port = 0;
   Codec codec = Codec::kPcmu;
   uint8_t payload_type = 0;  // as negotiated in SDP
+  // RFC 4733 telephone-event payload type negotiated on this leg; 0 = none.
+  uint8_t telephone_event_pt = 0;
 };
 
 // Events from the media plane, delivered on the signaling thread.
@@ -51,6 +55,10 @@ class MediaEvents {
   // After MarkGap(listener): the listener hears a party that connected after the mark; `gap_ms`
   // is the longest stretch since the listener last heard a party or the hold tone, up to now.
   virtual void OnGapMeasured(CallId call, LegId listener, uint32_t gap_ms) = 0;
+  // A DTMF digit received from `leg` (RFC 4733 telephone-event, at the end of the event).
+  virtual void OnDtmf(CallId call, LegId leg, char digit, uint32_t duration_ms) = 0;
+  // TTY (Baudot) characters decoded from `leg`'s audio, as they arrive (ADA; issue 4).
+  virtual void OnTtyText(CallId call, LegId leg, const std::string& text) = 0;
 };
 
 class MediaPlane {

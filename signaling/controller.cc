@@ -18,53 +18,18 @@ using failover::Position;
 
 namespace {
 
-std::string FromToText(const osip_from_t* header) {
-  char* text = nullptr;
-  if (!header || osip_from_to_str(header, &text) != 0 || !text) return {};
-  std::string s(text);
-  OsipFree(text);
-  return s;
-}
-
-// RFC 3261 §9.1: a CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, Route
-// and CSeq number.
-MessagePtr MakeCancel(const osip_message_t* invite) {
-  osip_message_t* m = nullptr;
-  osip_message_init(&m);
-  MessagePtr cancel(m);
-  osip_message_set_method(m, osip_strdup("CANCEL"));
-  osip_message_set_version(m, osip_strdup("SIP/2.0"));
-  osip_uri_t* uri = nullptr;
-  osip_uri_clone(invite->req_uri, &uri);
-  osip_message_set_uri(m, uri);
-  auto* via = static_cast<osip_via_t*>(osip_list_get(&invite->vias, 0));
-  osip_via_t* via_copy = nullptr;
-  osip_via_clone(via, &via_copy);
-  osip_list_add(&m->vias, via_copy, -1);
-  osip_from_clone(invite->from, &m->from);
-  osip_to_clone(invite->to, &m->to);
-  osip_call_id_clone(invite->call_id, &m->call_id);
-  osip_message_set_cseq(m, (std::to_string(CseqNumber(invite)) + " CANCEL").c_str());
-  osip_route_t* route = nullptr;
-  for (int i = 0; (route = static_cast<osip_route_t*>(osip_list_get(&invite->routes, i))); ++i) {
-    osip_route_t* copy = nullptr;
-    osip_route_clone(route, &copy);
-    osip_list_add(&m->routes, copy, -1);
-  }
-  osip_message_set_max_forwards(m, "70");
-  return cancel;
-}
-
-void SetSdpBody(osip_message_t* m, const std::string& sdp) {
-  osip_message_set_content_type(m, "application/sdp");
-  osip_message_set_body(m, sdp.data(), sdp.size());
-}
 
 }  // namespace
 
 Controller::Controller(core::EventLoop& loop, media::MediaPlane& media,
                        failover::PositionRegistry& positions, ControllerOptions options)
-    : loop_(loop), media_(media), positions_(positions), options_(options) {}
+    : loop_(loop), media_(media), positions_(positions), options_(options) {
+  housekeeping_ = std::make_unique<core::Timer>(loop_, [this] {
+    PollTty();
+    housekeeping_->ArmIn(1'000'000);
+  });
+  housekeeping_->ArmIn(1'000'000);
+}
 
 Controller::~Controller() = default;
 
@@ -132,6 +97,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   call.caller_media = *chosen;
   call.emergency = ExtractEmergencyData(invite);
   call.sip_call_id = CallIdOf(invite);
+  call.started_unix_ms = core::UnixMs();
   CallId call_id = call.id;
   call.ring_timer =
       std::make_unique<core::Timer>(loop_, [this, call_id] { OnRingTimeout(call_id); });
@@ -169,7 +135,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   caller.local = *local;
   caller.has_media = true;
   media_.SetRemote(caller.id, call.caller_media);
-  OfferToNextPosition(call);
+  PlaceCall(call);
 }
 
 void Controller::RespondToInvite(Call& call, int code) {
@@ -184,7 +150,12 @@ void Controller::RespondToInvite(Call& call, int code) {
 
 void Controller::AnswerCaller(Call& call) {
   Leg& caller = *FindLeg(call.caller);
-  caller.last_sdp = caller.sdp.Answer(caller.local, call.offer, call.caller_media);
+  if (caller.early_media) {
+    media_.SetTone(caller.id, media::Tone::kNone);  // the 183's SDP stands: same o= version
+  } else {
+    caller.last_sdp = caller.sdp.Answer(caller.local, call.offer, call.caller_media);
+  }
+  call.answered_unix_ms = core::UnixMs();
   MessagePtr answer = MakeResponse(call.invite.get(), 200, caller.dialog.local_tag);
   osip_message_set_contact(
       answer.get(), ("<" + stack_->ContactUri(caller.response_peer.transport) + ">").c_str());
@@ -239,6 +210,7 @@ void Controller::HandleCancel(TxId tx, const osip_message_t* cancel) {
   Call* call = FindCall(leg->call);
   if (!call || call->answered) return;
   RespondToInvite(*call, 487);
+  RecordAbandoned(*call);
   EndCall(call->id, "cancelled by the caller before answer", std::nullopt);
 }
 
@@ -252,10 +224,16 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
   if (method == "BYE") {
     Respond(tx, request, 200);
     Call* call = FindCall(leg->call);
-    if (call && (leg->kind == LegKind::kCaller || call->position_leg == leg->id)) {
-      EndCall(call->id, leg->kind == LegKind::kCaller ? "caller hung up" : "position hung up",
-              leg->id);
-    } else {
+    if (!call) {
+      DestroyLeg(leg->id);
+    } else if (leg->kind == LegKind::kCaller) {
+      EndCall(call->id, "caller hung up", leg->id);
+    } else if (leg->kind == LegKind::kPosition && call->position_leg == leg->id) {
+      EndCall(call->id, "position hung up", leg->id);
+    } else if (leg->kind == LegKind::kParty && call->third_party) {
+      EndCall(call->id, "a party hung up", leg->id);
+    } else {  // a conferenced party left, or a stale position leg
+      std::erase(call->parties, leg->id);
       ReleasePosition(*leg);
       DestroyLeg(leg->id);
     }
@@ -301,10 +279,7 @@ bool Controller::OfferToNextPosition(Call& call) {
     if (OfferToPosition(call, *next)) return true;
   }
   if (!call.answered) {
-    Log(Level::kWarning, Subsys::kSip, "no idle position: call rejected with 486",
-        {{"CALL_ID", call.sip_call_id}, {"NG911_CALL_ID", call.emergency.ng911_call_id}});
-    RespondToInvite(call, 486);
-    EndCall(call.id, "no idle position", std::nullopt);
+    Enqueue(call);  // or the overflow answer when the queue cannot take it
   } else {
     Log(Level::kWarning, Subsys::kFailover,
         "no position can take the call now; the caller hears the hold tone until one can",
@@ -383,6 +358,7 @@ void Controller::OnResponse(TxId tx, const osip_message_t* response) {
   }
   Leg* leg = FindLegByTx(tx);
   if (!leg || leg->kind == LegKind::kCaller) return;  // responses to BYE and CANCEL need nothing
+  if (leg->kind == LegKind::kParty) return OnPartyResponse(*leg, response);
   if (code < 200) {
     if (code > 100) OnPositionProvisional(*leg, response);
   } else if (code < 300) {
@@ -487,9 +463,10 @@ void Controller::OnClientFailure(TxId tx, int status_code) {
     done(false);
     return;
   }
-  if (Leg* leg = FindLegByTx(tx); leg && leg->kind != LegKind::kCaller) {
-    OnPositionAttemptFailed(*leg, status_code);
-  }
+  Leg* leg = FindLegByTx(tx);
+  if (!leg || leg->kind == LegKind::kCaller) return;
+  if (leg->kind == LegKind::kParty) return OnPartyFailed(*leg, status_code);
+  OnPositionAttemptFailed(*leg, status_code);
 }
 
 void Controller::OnPositionAttemptFailed(Leg& leg, int status_code) {
@@ -540,7 +517,10 @@ void Controller::ReleasePosition(Leg& leg) {
   Position* p = positions_.Find(leg.position);
   if (!p || p->call != leg.call) return;
   positions_.SetActivity(leg.position, Activity::kIdle, CallId{}, core::MonotonicUs());
-  loop_.Post([this] { RetryWaitingCalls(false); });
+  loop_.Post([this] {
+    RetryWaitingCalls(false);
+    DrainQueue();
+  });
 }
 
 void Controller::Probe(const Position& position, uint32_t timeout_ms,
@@ -591,7 +571,10 @@ void Controller::OnPositionDown(PositionId id) {
   OfferToNextPosition(*call);
 }
 
-void Controller::OnPositionUp(PositionId) { RetryWaitingCalls(true); }
+void Controller::OnPositionUp(PositionId) {
+  RetryWaitingCalls(true);  // answered callers on hold first
+  DrainQueue();
+}
 
 void Controller::OnLegSilent(CallId call_id, LegId leg_id) {
   Call* call = FindCall(call_id);
@@ -681,6 +664,19 @@ void Controller::EndCall(CallId id, const char* reason, std::optional<LegId> bye
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
   Call& call = *it->second;
+  std::erase(queue_, id);
+  if (call.queue_timer) call.queue_timer->Cancel();
+  if (std::optional<std::string> line = call.tty_lines.Flush()) LogTtyLine(call, *line);
+  for (LegId party : call.parties) {
+    if (Leg* leg = FindLeg(party)) {
+      if (leg->confirmed) {
+        if (leg->id != bye_from) SendBye(*leg, reason);
+        DestroyLeg(leg->id);
+      } else {
+        AbandonPositionLeg(*leg);
+      }
+    }
+  }
   if (Leg* position = FindLeg(call.position_leg)) {
     ReleasePosition(*position);
     if (!position->confirmed) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "failover/heartbeat.h"
 #include "failover/position_registry.h"
 #include "media/media_plane.h"
+#include "signaling/control.h"
 #include "signaling/dialog.h"
 #include "signaling/dialog_owner.h"
 #include "signaling/ng911.h"
@@ -39,12 +41,19 @@ struct ControllerOptions {
   uint32_t ring_timeout_ms = 15000;
   uint32_t rtp_timeout_ms = 300;
   uint32_t t1_ms = 500;
+  uint32_t queue_max_calls = 16;  // 0 = no queue
+  uint32_t queue_max_wait_s = 300;
+  int overflow_status = 486;     // 486 or 503 (NENA-4.2.1.3)
+  size_t abandoned_kept = 1000;  // most recent abandoned calls kept for callback
 };
+
+class ThirdPartyController;
 
 class Controller : public SipStackHandler,
                    public media::MediaEvents,
                    public failover::HealthObserver,
-                   public failover::Prober {
+                   public failover::Prober,
+                   public ControlHandler {
  public:
   Controller(core::EventLoop& loop, media::MediaPlane& media, failover::PositionRegistry& positions,
              ControllerOptions options);
@@ -53,8 +62,9 @@ class Controller : public SipStackHandler,
   // Wiring after construction (the stack needs this object as its handler).
   void Attach(SipStack* stack, failover::HeartbeatMonitor* heartbeat);
 
-  // Messages of transactions and dialogs `owner` claims go to it (third-party calls).
-  void SetDialogOwner(DialogOwner* owner) { owner_ = owner; }
+  // Messages of transactions and dialogs `owner` claims go to it (third-party calls), and
+  // direct-media third-party calls are created through it.
+  void SetThirdParty(ThirdPartyController* third_party);
 
   size_t active_calls() const { return calls_.size(); }
 
@@ -67,6 +77,16 @@ class Controller : public SipStackHandler,
   // media::MediaEvents
   void OnLegSilent(CallId call, LegId leg) override;
   void OnGapMeasured(CallId call, LegId listener, uint32_t gap_ms) override;
+  void OnDtmf(CallId call, LegId leg, char digit, uint32_t duration_ms) override;
+  void OnTtyText(CallId call, LegId leg, const std::string& text) override;
+  // ControlHandler (controller_control.cc)
+  std::vector<CallSummary> ListCalls() override;
+  std::optional<CallSummary> GetCall(uint64_t id) override;
+  std::vector<PositionSummary> ListPositions() override;
+  std::vector<AbandonedCall> ListAbandoned() override;
+  Status Hangup(uint64_t id) override;
+  Result<uint64_t> CreateCall(const NewCallRequest& request) override;
+  Result<uint64_t> AddParty(uint64_t call, const std::string& uri) override;
   // failover::HealthObserver
   void OnPositionDown(PositionId id) override;
   void OnPositionUp(PositionId id) override;
@@ -99,6 +119,24 @@ class Controller : public SipStackHandler,
   void SendAck(Leg& leg, const osip_message_t* response);
   void SendBye(Leg& leg, const char* reason);
 
+  // Queue and abandoned calls (controller_queue.cc).
+  void PlaceCall(Call& call);
+  void Enqueue(Call& call);
+  void DrainQueue();
+  void OnQueueTimeout(CallId call_id);
+  void Overflow(Call& call, const char* reason);
+  void SendEarlyMedia(Call& call);
+  void RecordAbandoned(const Call& call);
+
+  // Parties: conference members and the ends of anchored third-party calls
+  // (controller_control.cc).
+  Result<LegId> InviteParty(Call& call, const std::string& uri);
+  void OnPartyResponse(Leg& leg, const osip_message_t* response);
+  void OnPartyFailed(Leg& leg, int status_code);
+  CallSummary Summarize(const Call& call);
+  void PollTty();
+  void LogTtyLine(const Call& call, const std::string& line);
+
   // Failover.
   void StartFailover(Call& call, const char* reason);
   void RetryWaitingCalls(bool forget_tried);
@@ -121,6 +159,10 @@ class Controller : public SipStackHandler,
   SipStack* stack_ = nullptr;
   failover::HeartbeatMonitor* heartbeat_ = nullptr;
   DialogOwner* owner_ = nullptr;
+  ThirdPartyController* third_party_ = nullptr;
+  std::deque<CallId> queue_;                   // arrival order (NENA-4.2.1.3)
+  std::deque<AbandonedCall> abandoned_;        // newest last, at most abandoned_kept
+  std::unique_ptr<core::Timer> housekeeping_;  // 1 s: TTY line pauses
 
   uint64_t next_id_ = 1;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;

@@ -198,6 +198,49 @@ std::optional<PeerAddress> PeerOfUriText(std::string_view text, core::Transport 
   return peer;
 }
 
+std::string FromToText(const osip_from_t* header) {
+  char* text = nullptr;
+  if (!header || osip_from_to_str(header, &text) != 0 || !text) return {};
+  std::string s(text);
+  OsipFree(text);
+  return s;
+}
+
+// RFC 3261 §9.1: a CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, Route
+// and CSeq number.
+MessagePtr MakeCancel(const osip_message_t* invite) {
+  osip_message_t* m = nullptr;
+  osip_message_init(&m);
+  MessagePtr cancel(m);
+  osip_message_set_method(m, osip_strdup("CANCEL"));
+  osip_message_set_version(m, osip_strdup("SIP/2.0"));
+  osip_uri_t* uri = nullptr;
+  osip_uri_clone(invite->req_uri, &uri);
+  osip_message_set_uri(m, uri);
+  auto* via = static_cast<osip_via_t*>(osip_list_get(&invite->vias, 0));
+  osip_via_t* via_copy = nullptr;
+  osip_via_clone(via, &via_copy);
+  osip_list_add(&m->vias, via_copy, -1);
+  osip_from_clone(invite->from, &m->from);
+  osip_to_clone(invite->to, &m->to);
+  osip_call_id_clone(invite->call_id, &m->call_id);
+  osip_message_set_cseq(m, (std::to_string(CseqNumber(invite)) + " CANCEL").c_str());
+  osip_route_t* route = nullptr;
+  for (int i = 0; (route = static_cast<osip_route_t*>(osip_list_get(&invite->routes, i))); ++i) {
+    osip_route_t* copy = nullptr;
+    osip_route_clone(route, &copy);
+    osip_list_add(&m->routes, copy, -1);
+  }
+  osip_message_set_max_forwards(m, "70");
+  return cancel;
+}
+
+void SetSdpBody(osip_message_t* message, const std::string& sdp) {
+  if (sdp.empty()) return;
+  osip_message_set_content_type(message, "application/sdp");
+  osip_message_set_body(message, sdp.data(), sdp.size());
+}
+
 const char* TransportName(core::Transport transport) {
   return transport == core::Transport::kTcp ? "TCP" : "UDP";
 }

@@ -58,4 +58,12 @@ std::optional<PeerAddress> PeerOfUriText(std::string_view uri, core::Transport f
 
 const char* TransportName(core::Transport transport);  // "UDP" | "TCP"
 
+// A From or To header's value as text (display name, URI, parameters); empty on failure.
+std::string FromToText(const osip_from_t* header);
+// The CANCEL for an INVITE we sent (RFC 3261 §9.1: same Request-URI, top Via, From, To,
+// Call-ID, Route and CSeq number).
+MessagePtr MakeCancel(const osip_message_t* invite);
+// Sets an application/sdp body; does nothing for an empty `sdp`.
+void SetSdpBody(osip_message_t* message, const std::string& sdp);
+
 }  // namespace anchord::signaling

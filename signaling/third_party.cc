@@ -28,54 +28,8 @@ enum class Step { kInviteA, kInviteB, kUpdateA, kUpdateB, kConnected, kMediating
 const char* Name(int side) { return side == kA ? "A" : "B"; }
 LineMap::Side SideOf(int side) { return side == kA ? LineMap::kA : LineMap::kB; }
 
-uint64_t UnixMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string FromToText(const osip_from_t* header) {
-  char* text = nullptr;
-  if (!header || osip_from_to_str(header, &text) != 0 || !text) return {};
-  std::string s(text);
-  OsipFree(text);
-  return s;
-}
-
-void SetSdp(osip_message_t* m, const std::string& sdp) {
-  if (sdp.empty()) return;
-  osip_message_set_content_type(m, "application/sdp");
-  osip_message_set_body(m, sdp.data(), sdp.size());
-}
-
 std::string SipReason(int cause, const std::string& text) {
   return "SIP;cause=" + std::to_string(cause) + (text.empty() ? "" : ";text=\"" + text + "\"");
-}
-
-// RFC 3261 §9.1: a CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, Route
-// and CSeq number.
-MessagePtr MakeCancel(const osip_message_t* invite) {
-  osip_message_t* m = nullptr;
-  if (osip_message_init(&m) != 0) return nullptr;
-  MessagePtr cancel(m);
-  osip_message_set_method(m, osip_strdup("CANCEL"));
-  osip_message_set_version(m, osip_strdup("SIP/2.0"));
-  osip_uri_t* uri = nullptr;
-  osip_uri_clone(invite->req_uri, &uri);
-  osip_message_set_uri(m, uri);
-  osip_via_t* via = nullptr;
-  osip_via_clone(static_cast<osip_via_t*>(osip_list_get(&invite->vias, 0)), &via);
-  osip_list_add(&m->vias, via, -1);
-  osip_from_clone(invite->from, &m->from);
-  osip_to_clone(invite->to, &m->to);
-  osip_call_id_clone(invite->call_id, &m->call_id);
-  osip_message_set_cseq(m, (std::to_string(CseqNumber(invite)) + " CANCEL").c_str());
-  for (int i = 0; i < osip_list_size(&invite->routes); ++i) {
-    osip_route_t* route = nullptr;
-    osip_route_clone(static_cast<osip_route_t*>(osip_list_get(&invite->routes, i)), &route);
-    osip_list_add(&m->routes, route, -1);
-  }
-  osip_message_set_max_forwards(m, "70");
-  return cancel;
 }
 
 }  // namespace
@@ -155,7 +109,7 @@ Result<uint64_t> ThirdPartyController::Start(uint64_t call_id, const NewCallRequ
     call.flow = is_automaton_ && is_automaton_(request.b) ? 1 : 4;
     call.ringback = call.flow == 4;
   }
-  call.started_unix_ms = UnixMs();
+  call.started_unix_ms = core::UnixMs();
   call.ring_timer =
       std::make_unique<core::Timer>(loop_, [this, call_id] { OnRingTimeout(call_id); });
   call.party[kA].uri = request.a;
@@ -216,7 +170,7 @@ Status ThirdPartyController::Invite(Call& call, int side, const std::optional<st
   MessagePtr invite = MakeInDialogRequest(*stack_, d, "INVITE", 1);
   if (!invite) return anchord::Fail("cannot build an INVITE to " + p.uri);
   if (call.request.callback) osip_message_set_header(invite.get(), "Priority", "psap-callback");
-  if (sdp) SetSdp(invite.get(), *sdp);
+  if (sdp) SetSdpBody(invite.get(), *sdp);
   p.invite = Clone(invite.get());
   p.invite_tx = stack_->SendRequest(std::move(invite), d.peer);
   if (!p.invite_tx) return anchord::Fail("cannot send the INVITE to " + p.uri);
@@ -231,7 +185,7 @@ void ThirdPartyController::ReInvite(Call& call, int side, const std::string& sdp
   Party& p = call.party[side];
   MessagePtr invite = MakeInDialogRequest(*stack_, p.dialog, "INVITE");
   if (!invite) return Fail(call, 500, "cannot build a re-INVITE");
-  SetSdp(invite.get(), sdp);
+  SetSdpBody(invite.get(), sdp);
   p.invite = Clone(invite.get());
   p.provisional = false;
   p.invite_tx = stack_->SendRequest(std::move(invite), p.dialog.peer);
@@ -427,7 +381,7 @@ void ThirdPartyController::Connected(Call& call) {
   const bool first = call.answered_unix_ms == 0;
   call.step = Step::kConnected;
   if (!first) return;
-  call.answered_unix_ms = UnixMs();
+  call.answered_unix_ms = core::UnixMs();
   Log(Level::kNotice, Subsys::kSip, "third-party call connected",
       {{"CALL", std::to_string(call.id)},
        {"CALL_ID", call.party[kA].dialog.call_id},
@@ -548,7 +502,7 @@ void ThirdPartyController::SendAck(Call& call, int side, uint32_t cseq, const st
   Party& p = call.party[side];
   p.ack = MakeInDialogRequest(*stack_, p.dialog, "ACK", cseq);
   if (!p.ack) return;
-  SetSdp(p.ack.get(), sdp);
+  SetSdpBody(p.ack.get(), sdp);
   if (p.unacked_cseq == cseq) p.unacked_cseq = 0;
   (void)stack_->SendStateless(p.ack.get(), p.dialog.peer);
 }
@@ -579,7 +533,7 @@ void ThirdPartyController::Respond(TxId tx, const osip_message_t* request, int c
   if (code >= 200 && code < 300 && MSG_IS_INVITE(request)) {
     osip_message_set_contact(response.get(),
                              ("<" + stack_->ContactUri(core::Transport::kUdp) + ">").c_str());
-    SetSdp(response.get(), sdp);
+    SetSdpBody(response.get(), sdp);
     if (party) {
       party->last_ok = Clone(response.get());
       party->last_ok_cseq = CseqNumber(request);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "media/tty/tty_line_assembler.h"
 #include "signaling/control.h"
 #include "signaling/controller.h"
 
@@ -61,6 +62,7 @@ struct Controller::Call {
   std::string sip_call_id;
   // Queue (NENA-4.2.1.3): waiting for a position, in arrival order.
   bool queued = false;
+  bool queued_before = false;
   std::unique_ptr<core::Timer> queue_timer;
   // Conference parties and the two ends of an anchored third-party call.
   std::vector<LegId> parties;
@@ -68,6 +70,9 @@ struct Controller::Call {
   NewCallRequest request;    // third-party calls
   uint64_t started_unix_ms = 0;
   uint64_t answered_unix_ms = 0;
+  // TTY text from the caller (issue 4): every character, and the line being assembled.
+  std::string tty_text;
+  media::tty::TtyLineAssembler tty_lines;
 };
 
 }  // namespace anchord::signaling

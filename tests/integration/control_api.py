@@ -120,8 +120,7 @@ def test(env):
     cfg = h.anchord_config(SIP, RTP_MIN, RTP_MIN + 19,
                            [h.position("pos1", POS1, standby="pos2"),
                             h.position("pos2", POS2, standby="pos1")],
-                           rtp_timeout_ms=60000)
-    cfg += f'\n[control]\nlisten = "{API}"\n'
+                           rtp_timeout_ms=60000, control_listen=API)
     a = h.start_anchord(env, cfg)
     h.wait_until(api_up, 10, interval=0.1, what=f"the control API on {API}")
     check_positions(env)

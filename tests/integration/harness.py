@@ -245,13 +245,24 @@ def toml_value(v):
 
 
 def anchord_config(sip_port, rtp_min, rtp_max, positions, heartbeat_ms=100, misses=3,
-                   rtp_timeout_ms=300, ring_timeout_ms=15000, tcp=True):
+                   rtp_timeout_ms=300, ring_timeout_ms=15000, tcp=True, control_listen="",
+                   queue_max_calls=None, queue_max_wait_s=None):
+    """anchord's TOML. The control API is off unless `control_listen` names "IP:PORT"; the
+    queue keeps anchord's defaults unless given."""
     listen = [f"udp:{LOCAL}:{sip_port}"] + ([f"tcp:{LOCAL}:{sip_port}"] if tcp else [])
     lines = ["[sip]", f"listen = {toml_value(listen)}", f"ring_timeout_ms = {ring_timeout_ms}",
              "", "[media]", f'address = "{LOCAL}"', f"port_min = {rtp_min}",
              f"port_max = {rtp_max}", "workers = 1", "", "[failover]",
              f"heartbeat_ms = {heartbeat_ms}", f"misses = {misses}",
-             f"rtp_timeout_ms = {rtp_timeout_ms}", ""]
+             f"rtp_timeout_ms = {rtp_timeout_ms}", "", "[control]",
+             f"listen = {toml_value(control_listen)}", ""]
+    if queue_max_calls is not None or queue_max_wait_s is not None:
+        lines.append("[queue]")
+        if queue_max_calls is not None:
+            lines.append(f"max_calls = {queue_max_calls}")
+        if queue_max_wait_s is not None:
+            lines.append(f"max_wait_s = {queue_max_wait_s}")
+        lines.append("")
     for p in positions:
         lines.append("[[positions]]")
         for k in ("name", "uri", "standby", "location"):

@@ -20,7 +20,7 @@ def part_a(env):
     cap = h.start_capture(env, [SIP_A, CALLER1_SIP, DEAD1, DEAD2])
     cfg = h.anchord_config(SIP_A, 31700, 31719, [
         h.position("pos1", DEAD1, standby="pos2"), h.position("pos2", DEAD2, standby="pos1")],
-        heartbeat_ms=100, misses=3)
+        heartbeat_ms=100, misses=3, queue_max_calls=0)
     a = h.start_anchord(env, cfg, name="anchord-a")
     for p in ("pos1", "pos2"):
         a.wait_log(rf"position down\b.*POSITION={p}\b", 5)
@@ -41,7 +41,7 @@ def part_b(env):
     cap = h.start_capture(env, [SIP_B, CALLER2_SIP, POS])
     pos = h.position_sipp(env, "pos1", "uas_answer", POS, POS_RTP, timeout_s=40)
     cfg = h.anchord_config(SIP_B, 31720, 31739, [h.position("pos1", POS)],
-                           rtp_timeout_ms=60000)
+                           rtp_timeout_ms=60000, queue_max_calls=0)
     a = h.start_anchord(env, cfg, name="anchord-b")
     h.wait_position_up(a, cap, SIP_B, POS, "pos1")
     first = h.caller(env, "caller-b1", "caller_plain", SIP_B, CALLER1_SIP + 20, CALLER1_RTP + 20,

@@ -50,8 +50,8 @@ def requests_to(cap, port, method):
 
 
 def config():
-    return (h.anchord_config(SIP, RTP_MIN, RTP_MIN + 19, [h.position("pos1", 16690)])
-            + f'\n[control]\nlisten = "127.0.0.1:{API}"\n')
+    return h.anchord_config(SIP, RTP_MIN, RTP_MIN + 19, [h.position("pos1", 16690)],
+                            control_listen=f"127.0.0.1:{API}")
 
 
 def flow4(env, cap):

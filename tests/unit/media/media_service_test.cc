@@ -37,6 +37,8 @@ class RecordingEvents : public MediaEvents {
     std::lock_guard lock(mutex_);
     gaps_.push_back({listener, gap_ms});
   }
+  void OnDtmf(CallId, LegId, char, uint32_t) override {}
+  void OnTtyText(CallId, LegId, const std::string&) override {}
   std::vector<std::pair<LegId, uint64_t>> silent() {
     std::lock_guard lock(mutex_);
     return silent_;

@@ -442,7 +442,9 @@ TEST_F(ControllerNg911Test, NoLocationPositionGetsNoGeolocationAndPlainSdp) {
 // (3) NENA-4.2.1.3-a: no healthy idle position → 486 so the ESRP reroutes; nothing is offered
 // and the caller's media port is given back.
 TEST_F(ControllerTest, NoHealthyPositionRejectsWith486) {
-  Start({}, DefaultPositions(), /*all_up=*/false);
+  ControllerOptions no_queue;
+  no_queue.queue_max_calls = 0;
+  Start(no_queue, DefaultPositions(), /*all_up=*/false);
   caller_.SendTo(StackPort(), CallerInvite("nobody-home"));
   auto busy = driver_->WaitFor(caller_, IsResponse(486, "INVITE"));
   ASSERT_TRUE(busy);
@@ -607,7 +609,8 @@ TEST_F(ControllerTest, FailoverRepointsToStandbyWithoutTouchingTheCaller) {
   auto standby_invite = driver_->WaitFor(pos_[2], IsRequest("INVITE"));
   ASSERT_TRUE(standby_invite) << "the standby (pos3) got no INVITE";
   EXPECT_TRUE(pos_[1].received().empty()) << "a non-standby position was offered the call";
-  EXPECT_EQ(media_.tones, (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
+  EXPECT_EQ(media_.tones,
+            (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
   EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
   EXPECT_TRUE(media_.WasDestroyed(call.position_leg));
   pos_[0].SendTo(StackPort(), ResponseTo(*bye, 200, "OK"));
@@ -673,7 +676,8 @@ TEST_F(ControllerTest, SilentPositionLegStartsFailover) {
   EXPECT_EQ(Pos(0).health, Health::kDown);
   ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
   ASSERT_TRUE(driver_->WaitFor(pos_[2], IsRequest("INVITE")));
-  EXPECT_EQ(media_.tones, (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
+  EXPECT_EQ(media_.tones,
+            (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
   EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
   driver_->RunFor(50'000);
   EXPECT_EQ(caller_.received().size(), caller_seen);
@@ -698,6 +702,111 @@ TEST_F(ControllerTest, UnusableCallerSdpIsRejectedWith488) {
   driver_->RunFor(50'000);
   for (const SipTestPeer& p : pos_) EXPECT_TRUE(p.received().empty());
   EXPECT_TRUE(media_.created.empty());
+  EXPECT_EQ(controller_->active_calls(), 0u);
+}
+
+// NENA-4.2.1.3 / R3725-5-e: with no idle position the call waits: 180, then a 183 with the
+// server's SDP and ringback; when a position comes up it gets the call, and the caller's 200
+// repeats the 183's SDP unchanged (same o= version, R3264-8).
+TEST_F(ControllerTest, QueuedCallHearsRingbackAndIsAnsweredWhenAPositionComesUp) {
+  Start({}, DefaultPositions(), /*all_up=*/false);
+  std::string invite = CallerInvite("queued-call");
+  caller_.SendTo(StackPort(), invite);
+  auto early = driver_->WaitFor(caller_, IsResponse(183, "INVITE"));
+  ASSERT_TRUE(early) << "no 183 with early media";
+  EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 180, 183}));
+  EXPECT_NE(BodyOf(*early).find("m=audio"), std::string::npos);
+  EXPECT_TRUE(media_.WasConnected(CallerLeg()));
+  EXPECT_EQ(media_.tones,
+            (std::vector<std::pair<LegId, media::Tone>>{{CallerLeg(), media::Tone::kRingback}}));
+  auto summary = controller_->GetCall(CallOf().value);
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->state, "queued");
+
+  registry_->SetHealth(Pos(1).id, Health::kUp);
+  controller_->OnPositionUp(Pos(1).id);
+  auto offer = driver_->WaitFor(pos_[1], IsRequest("INVITE"));
+  ASSERT_TRUE(offer) << "pos2 was not offered the queued call";
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(1, *offer, &ok));
+  auto answer = driver_->WaitFor(caller_, IsResponse(200, "INVITE"));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(BodyOf(*answer), BodyOf(*early));
+  EXPECT_EQ(media_.tones.back(), std::make_pair(CallerLeg(), media::Tone::kNone));
+}
+
+// Over queue.max_calls the overflow answer goes out at once so the ESRP reroutes
+// (NENA-4.2.1.3); the queued call is left alone.
+TEST_F(ControllerTest, QueueOverflowGetsTheOverflowStatus) {
+  ControllerOptions options;
+  options.queue_max_calls = 1;
+  options.overflow_status = 503;
+  Start(options, DefaultPositions(), /*all_up=*/false);
+  caller_.SendTo(StackPort(), CallerInvite("first"));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(183, "INVITE")));
+  SipTestPeer second;
+  driver_->Watch(&second);
+  std::string invite = CallerInvite("second");
+  second.SendTo(StackPort(), invite);
+  EXPECT_TRUE(driver_->WaitFor(second, IsResponse(503, "INVITE")));
+  EXPECT_EQ(controller_->active_calls(), 1u);
+}
+
+TEST_F(ControllerTest, QueueWaitLimitGetsTheOverflowStatus) {
+  ControllerOptions options;
+  options.queue_max_wait_s = 1;
+  Start(options, DefaultPositions(), /*all_up=*/false);
+  caller_.SendTo(StackPort(), CallerInvite("waits-too-long"));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(183, "INVITE")));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(486, "INVITE"), 3'000'000));
+  EXPECT_EQ(controller_->active_calls(), 0u);
+}
+
+// NENA-4.6.8-a: a caller who hangs up while queued is an abandoned call, kept for callback
+// with its identity, Call-Info ids and location reference.
+TEST_F(ControllerTest, CallerWhoHangsUpWhileQueuedIsListedAsAbandoned) {
+  Start({}, DefaultPositions(), /*all_up=*/false);
+  std::string invite = CallerInvite(
+      "abandoned",
+      "Call-Info: <urn:emergency:uid:callid:abc:bcf.example>;purpose=emergency-CallId\r\n"
+      "Geolocation: <https://lis.example/loc/1>\r\n"
+      "P-Asserted-Identity: <sip:+15555550100@carrier.example>\r\n");
+  caller_.SendTo(StackPort(), invite);
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(183, "INVITE")));
+  caller_.SendTo(StackPort(), CallerCancel(invite));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(487, "INVITE")));
+  std::vector<AbandonedCall> abandoned = controller_->ListAbandoned();
+  ASSERT_EQ(abandoned.size(), 1u);
+  EXPECT_EQ(abandoned[0].stage, "queued");
+  EXPECT_EQ(abandoned[0].sip_call_id, "abandoned");
+  EXPECT_EQ(abandoned[0].ng911_call_id, "urn:emergency:uid:callid:abc:bcf.example");
+  EXPECT_EQ(abandoned[0].location, "<https://lis.example/loc/1>");
+  EXPECT_EQ(abandoned[0].caller_identity, "<sip:+15555550100@carrier.example>");
+  EXPECT_EQ(abandoned[0].caller, "sip:+15555550100@carrier.example");
+}
+
+// The control API's view and an operator's hang-up (DESIGN invariant 1 allows the operator).
+TEST_F(ControllerTest, ControlHandlerListsAndHangsUp) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  std::vector<CallSummary> calls = controller_->ListCalls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].state, "answered");
+  EXPECT_EQ(calls[0].position, "pos1");
+  EXPECT_EQ(calls[0].media, "anchored");
+  ASSERT_EQ(calls[0].parties.size(), 2u);
+  EXPECT_EQ(calls[0].parties[0].kind, "caller");
+  EXPECT_EQ(calls[0].parties[1].kind, "position");
+  std::vector<PositionSummary> positions = controller_->ListPositions();
+  ASSERT_EQ(positions.size(), 3u);
+  EXPECT_EQ(positions[0].activity, "busy");
+  EXPECT_EQ(positions[0].standby, "pos3");
+  EXPECT_EQ(positions[0].call, calls[0].id);
+  EXPECT_FALSE(controller_->Hangup(999'999).has_value());
+  ASSERT_TRUE(controller_->Hangup(calls[0].id).has_value());
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsRequest("BYE")));
+  EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
   EXPECT_EQ(controller_->active_calls(), 0u);
 }
 
