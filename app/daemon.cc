@@ -190,6 +190,7 @@ int RunDaemon(const core::Config& config) {
   auto created = signaling::SipStack::Create(**loop, **transport, controller);
   if (!created) return Fatal("SIP stack: " + created.error().message);
   stack = std::move(*created);
+  stack->SetT1(config.sip.t1_ms);
 
   failover::HeartbeatMonitor heartbeat(**loop, positions, controller, controller,
                                        config.failover.heartbeat_ms, config.failover.misses);

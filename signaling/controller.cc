@@ -16,10 +16,7 @@ using core::Subsys;
 using failover::Activity;
 using failover::Position;
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 Controller::Controller(core::EventLoop& loop, media::MediaPlane& media,
                        failover::PositionRegistry& positions, ControllerOptions options)
@@ -55,7 +52,7 @@ void Controller::OnRequest(TxId tx, const osip_message_t* request, const PeerAdd
   } else if (method == "INVITE") {
     StartCall(tx, request, source);
   } else if (method == "OPTIONS") {
-    Respond(tx, request, 200, NewTag());
+    Respond(tx, request, InviteStatusNow(), NewTag());
   } else if (method == "BYE") {
     Respond(tx, request, 481);
   } else {
@@ -68,13 +65,30 @@ void Controller::Respond(TxId tx, const osip_message_t* request, int code,
   MessagePtr response = MakeResponse(request, code, code == 100 ? "" : to_tag);
   if (!response) return;
   if (code == 405 || (code == 200 && MSG_IS_OPTIONS(request))) {
-    osip_message_set_allow(response.get(), "INVITE, ACK, CANCEL, BYE, OPTIONS");
+    osip_message_set_allow(response.get(), "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO");
     osip_message_set_accept(response.get(), "application/sdp, multipart/mixed");
   }
   stack_->Respond(tx, std::move(response));
 }
 
+// R3261-11.2-a: OPTIONS gets the status an INVITE would get now: 200 while a position or a
+// queue place is free, the overflow answer otherwise.
+int Controller::InviteStatusNow() const {
+  if (positions_.ChooseIdle({}) || queue_.size() < options_.queue_max_calls) return 200;
+  return options_.overflow_status;
+}
+
 void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddress& source) {
+  // R7332-5-a: Max-Forwards goes on across the B2BUA, decremented; at zero the call stops here
+  // (R3261-16.3: 483), which breaks loops between B2BUAs.
+  int max_forwards = 70;
+  if (std::string mf = HeaderValue(invite, "max-forwards"); !mf.empty()) {
+    max_forwards = std::min(std::atoi(mf.c_str()), 255);
+    if (max_forwards <= 0) {
+      Respond(tx, invite, 483, NewTag());
+      return;
+    }
+  }
   Respond(tx, invite, 100);
   std::optional<std::string> sdp_text = SdpBody(invite);
   Result<SessionDescription> offer =
@@ -97,6 +111,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   call.caller_media = *chosen;
   call.emergency = ExtractEmergencyData(invite);
   call.sip_call_id = CallIdOf(invite);
+  call.max_forwards = max_forwards - 1;
   call.started_unix_ms = core::UnixMs();
   CallId call_id = call.id;
   call.ring_timer =
@@ -108,6 +123,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   Dialog& d = caller.dialog;
   d.call_id = call.sip_call_id;
   d.remote_tag = FromTag(invite);
+  d.remote_cseq = CseqNumber(invite);
   d.local_tag = NewTag();
   d.remote_party = FromToText(invite->from);
   d.local_party = FromToText(invite->to) + ";tag=" + d.local_tag;
@@ -163,29 +179,42 @@ void Controller::AnswerCaller(Call& call) {
   caller.answer = Clone(answer.get());
   stack_->Respond(call.invite_tx, std::move(answer));
   call.answered = true;
-  // The IST ends with the 2xx (RFC 6026 gap in osip): retransmit it ourselves over UDP.
-  if (caller.response_peer.transport == core::Transport::kUdp) {
-    LegId id = caller.id;
-    caller.retransmit = std::make_unique<core::Timer>(loop_, [this, id] { RetransmitAnswer(id); });
-    caller.retransmit_ms = options_.t1_ms;
-    caller.retransmit_deadline_us = core::MonotonicUs() + 64ull * options_.t1_ms * 1000;
-    caller.retransmit->ArmIn(caller.retransmit_ms * core::kUsPerMs);
-  }
+  // The IST ends with the 2xx (RFC 6026 gap in osip): retransmit it ourselves until the ACK
+  // (over UDP; over TCP only the 64*T1 deadline applies), R3261-13.3.1.4.
+  LegId id = caller.id;
+  caller.retransmit = std::make_unique<core::Timer>(loop_, [this, id] { RetransmitAnswer(id); });
+  caller.retransmit_ms = options_.t1_ms;
+  caller.retransmit_deadline_us = core::MonotonicUs() + 64ull * options_.t1_ms * 1000;
+  caller.retransmit->ArmIn((caller.response_peer.transport == core::Transport::kUdp
+                                ? caller.retransmit_ms
+                                : 64ull * options_.t1_ms) *
+                           core::kUsPerMs);
 }
 
 void Controller::RetransmitAnswer(LegId leg_id) {
   Leg* leg = FindLeg(leg_id);
   if (!leg || leg->confirmed || !leg->answer) return;
-  if (core::MonotonicUs() > leg->retransmit_deadline_us) {
-    // RFC 3261 would end the dialog here; a 9-1-1 caller's leg is never ended by the server
-    // (DESIGN invariant 1), so the call stays up and the miss is logged.
-    Log(Level::kWarning, Subsys::kSip, "no ACK for the 200 within 64*T1; the call stays up",
+  if (core::MonotonicUs() >= leg->retransmit_deadline_us) {
+    // R3261-13.3.1.4: the session was never confirmed by the caller, so the UAS ends it with
+    // a BYE. The one case where the server ends a caller's leg: the caller's side never
+    // completed the answer (README, "Limits"); everything else keeps invariant 1.
+    Log(Level::kWarning, Subsys::kSip, "no ACK for the 200 within 64*T1: BYE to the caller",
         {{"CALL_ID", leg->dialog.call_id}});
+    if (MessagePtr bye = MakeInDialogRequest(*stack_, leg->dialog, "BYE")) {
+      osip_message_set_header(bye.get(), "Reason", "SIP;cause=408;text=\"no ACK for the 200\"");
+      stack_->SendRequest(std::move(bye), leg->dialog.peer);
+    }
+    if (Call* call = FindCall(leg->call)) EndCall(call->id, "no ACK from the caller", leg->id);
+    return;
+  }
+  if (leg->response_peer.transport != core::Transport::kUdp) {
+    leg->retransmit->ArmAt(leg->retransmit_deadline_us);
     return;
   }
   (void)stack_->SendStateless(leg->answer.get(), leg->response_peer);
   leg->retransmit_ms = std::min<uint32_t>(leg->retransmit_ms * 2, 4000);  // T2
-  leg->retransmit->ArmIn(leg->retransmit_ms * core::kUsPerMs);
+  leg->retransmit->ArmAt(std::min(core::MonotonicUs() + leg->retransmit_ms * core::kUsPerMs,
+                                  leg->retransmit_deadline_us));
 }
 
 void Controller::OnAck(const osip_message_t* ack) {
@@ -221,6 +250,13 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
     return;
   }
   const std::string method = request->sip_method;
+  // R3261-12.2.2: a request with a CSeq lower than the last one is out of order.
+  const uint32_t cseq = CseqNumber(request);
+  if (leg->dialog.remote_cseq != 0 && cseq <= leg->dialog.remote_cseq) {
+    Respond(tx, request, 500);
+    return;
+  }
+  leg->dialog.remote_cseq = cseq;
   if (method == "BYE") {
     Respond(tx, request, 200);
     Call* call = FindCall(leg->call);
@@ -237,8 +273,8 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
       ReleasePosition(*leg);
       DestroyLeg(leg->id);
     }
-  } else if (method == "INVITE") {
-    HandleReInvite(tx, *leg, request);
+  } else if (method == "INVITE" || method == "UPDATE") {
+    HandleReInvite(tx, *leg, request);  // RFC 3311: an UPDATE's offer is absorbed the same way
   } else if (method == "OPTIONS" || method == "INFO") {
     Respond(tx, request, 200);
   } else {
@@ -335,7 +371,7 @@ MessagePtr Controller::MakePositionInvite(const Call& call, Leg& leg, const Posi
   const osip_from_t* from = call.invite->from;
   d.local_party = (from->displayname ? std::string(from->displayname) + " " : std::string()) + "<" +
                   UriText(from->url) + ">;tag=" + d.local_tag;
-  MessagePtr invite = MakeInDialogRequest(*stack_, d, "INVITE", 1);
+  MessagePtr invite = MakeInDialogRequest(*stack_, d, "INVITE", 1, call.max_forwards);
   if (!invite) return nullptr;
   leg.last_sdp = leg.sdp.Offer(leg.local);
   ApplyEmergencyData(invite.get(), call.emergency, p.location, leg.last_sdp);

@@ -100,6 +100,7 @@ class Controller : public SipStackHandler,
 
   // Caller side.
   void StartCall(TxId tx, const osip_message_t* invite, const PeerAddress& source);
+  int InviteStatusNow() const;
   void RespondToInvite(Call& call, int code);
   void AnswerCaller(Call& call);
   void RetransmitAnswer(LegId leg_id);

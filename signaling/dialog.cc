@@ -11,7 +11,7 @@ std::string DialogKey(const std::string& call_id, const std::string& local_tag) 
 }
 
 MessagePtr MakeInDialogRequest(const SipStack& stack, Dialog& dialog, const char* method,
-                               uint32_t cseq) {
+                               uint32_t cseq, int max_forwards) {
   osip_message_t* m = nullptr;
   osip_message_init(&m);
   MessagePtr request(m);
@@ -32,7 +32,7 @@ MessagePtr MakeInDialogRequest(const SipStack& stack, Dialog& dialog, const char
   uint32_t number = cseq ? cseq : ++dialog.local_cseq;
   osip_message_set_cseq(m, (std::to_string(number) + " " + method).c_str());
   for (const std::string& route : dialog.route_set) osip_message_set_route(m, route.c_str());
-  osip_message_set_max_forwards(m, "70");
+  osip_message_set_max_forwards(m, std::to_string(max_forwards).c_str());
   osip_message_set_contact(m, ("<" + stack.ContactUri(dialog.peer.transport) + ">").c_str());
   return request;
 }

@@ -191,6 +191,7 @@ void SipStack::HandleRequest(osip_event_t* event, const InboundMessage& message)
     osip_event_free(event);
     return;
   }
+  ApplyT1(tr);
   Track(tr, key, message.source);
   osip_transaction_add_event(tr, event);
 }
@@ -245,6 +246,30 @@ void SipStack::RejectMalformed(const InboundMessage& message, const osip_message
   if (SendStateless(r, message.source)) ++counters_.bad_request_sent;
 }
 
+// osip computes its timers from compile-time T1 = 500 ms when a transaction is created; this
+// sets them from the configured T1 (timers already started get a new deadline). Lengths of
+// -1 or 0 mean "not used on this transport" and stay so.
+void SipStack::ApplyT1(osip_transaction_t* tr) const {
+  if (t1_ms_ == 500) return;
+  const uint32_t t1 = t1_ms_, t64 = 64 * t1_ms_;
+  auto restart = [](int* length, timeval* start, uint32_t ms) {
+    if (*length > 0) ShortenTimer(length, start, ms);
+  };
+  if (tr->ict_context) {
+    restart(&tr->ict_context->timer_a_length, &tr->ict_context->timer_a_start, t1);
+    restart(&tr->ict_context->timer_b_length, &tr->ict_context->timer_b_start, t64);
+  } else if (tr->nict_context) {
+    restart(&tr->nict_context->timer_e_length, &tr->nict_context->timer_e_start, t1);
+    restart(&tr->nict_context->timer_f_length, &tr->nict_context->timer_f_start, t64);
+  } else if (tr->ist_context) {  // G and H start with the final response: set lengths only
+    if (tr->ist_context->timer_g_length > 0) tr->ist_context->timer_g_length = static_cast<int>(t1);
+    if (tr->ist_context->timer_h_length > 0)
+      tr->ist_context->timer_h_length = static_cast<int>(t64);
+  } else if (tr->nist_context && tr->nist_context->timer_j_length > 0) {
+    tr->nist_context->timer_j_length = static_cast<int>(t64);
+  }
+}
+
 TxId SipStack::Track(osip_transaction_t* tr, std::string key, const PeerAddress& peer) {
   TxId id = tr->transactionid;
   index_[key] = id;
@@ -257,6 +282,7 @@ TxId SipStack::SendRequest(MessagePtr request, const PeerAddress& destination,
   bool invite = MSG_IS_INVITE(request.get());
   osip_transaction_t* tr = nullptr;
   if (osip_transaction_init(&tr, invite ? ICT : NICT, osip_, request.get()) != 0) return 0;
+  ApplyT1(tr);
   if (invite) {
     osip_ict_set_destination(tr->ict_context, osip_strdup(destination.host.c_str()),
                              destination.port);

@@ -56,6 +56,10 @@ class SipStack {
   SipStack(const SipStack&) = delete;
   SipStack& operator=(const SipStack&) = delete;
 
+  // RFC 3261 T1 for every transaction created from now on (osip's is a compile-time 500 ms):
+  // timers A/E/G start at T1, B/F/H/J last 64*T1. T2 (4 s) and T4 (5 s) stay osip's.
+  void SetT1(uint32_t t1_ms) { t1_ms_ = t1_ms; }
+
   // One message from the transport.
   void Receive(const InboundMessage& message);
 
@@ -96,6 +100,7 @@ class SipStack {
   void RejectMalformed(const InboundMessage& message, const osip_message_t* parsed,
                        const std::string& why);
   TxId Track(osip_transaction_t* tr, std::string key, const PeerAddress& peer);
+  void ApplyT1(osip_transaction_t* tr) const;
 
   static int SendCallback(osip_transaction_t* tr, osip_message_t* m, char* host, int port, int);
   static void KillCallback(int type, osip_transaction_t* tr);
@@ -113,6 +118,7 @@ class SipStack {
   std::unordered_map<TxId, TxInfo> transactions_;
   std::vector<osip_transaction_t*> garbage_;  // killed, freed after the pump
   SipCounters counters_;
+  uint32_t t1_ms_ = 500;
 };
 
 }  // namespace anchord::signaling

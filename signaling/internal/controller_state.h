@@ -60,6 +60,7 @@ struct Controller::Call {
   uint64_t failover_start_us = 0;
   std::unique_ptr<core::Timer> ring_timer;
   std::string sip_call_id;
+  int max_forwards = 70;  // for the INVITEs that carry the caller's call on (R7332-5-a)
   // Queue (NENA-4.2.1.3): waiting for a position, in arrival order.
   bool queued = false;
   bool queued_before = false;

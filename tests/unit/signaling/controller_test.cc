@@ -810,5 +810,71 @@ TEST_F(ControllerTest, ControlHandlerListsAndHangsUp) {
   EXPECT_EQ(controller_->active_calls(), 0u);
 }
 
+// R7332-5-a: Max-Forwards is copied and decremented across the B2BUA; at 0 the call gets 483.
+TEST_F(ControllerTest, MaxForwardsIsDecrementedAndZeroGets483) {
+  Start();
+  std::string twelve = CallerInvite("hops-left");
+  twelve.replace(twelve.find("Max-Forwards: 70"), 16, "Max-Forwards: 12");
+  caller_.SendTo(StackPort(), twelve);
+  auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite);
+  EXPECT_EQ(HeaderValue(*invite, "Max-Forwards"), "11");
+  SipTestPeer looping;
+  driver_->Watch(&looping);
+  std::string zero = CallerInvite("no-hops-left");
+  zero.replace(zero.find("Max-Forwards: 70"), 16, "Max-Forwards: 0");
+  looping.SendTo(StackPort(), zero);
+  EXPECT_TRUE(driver_->WaitFor(looping, IsResponse(483, "INVITE")));
+}
+
+// R3261-12.2.2: an in-dialog request whose CSeq is not above the last one gets 500.
+TEST_F(ControllerTest, OutOfOrderCseqGets500) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  caller_.SendTo(StackPort(),
+                 CallerRequest("BYE", 1, call.caller_invite, call.caller_ok, "z9hG4bK-stale-bye"));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(500, "BYE")));
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_EQ(pos_[0].count(IsRequest("BYE")), 0u);
+}
+
+// R3261-13.3.1.4: the 200 is retransmitted until the ACK; with no ACK within 64*T1 the caller
+// gets a BYE with a Reason, and the position too (T1 shortened to 20 ms: 1.28 s).
+TEST_F(ControllerTest, MissingAckRetransmitsThe200ThenByes) {
+  ControllerOptions options;
+  options.t1_ms = 20;
+  Start(options);
+  std::string invite = CallerInvite("never-acks");
+  caller_.SendTo(StackPort(), invite);
+  auto offer = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(offer);
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(0, *offer, &ok));
+  auto bye = driver_->WaitFor(caller_, IsRequest("BYE"), 4'000'000);
+  ASSERT_TRUE(bye) << "no BYE after 64*T1 without ACK";
+  EXPECT_NE(HeaderValue(*bye, "Reason").find("cause=408"), std::string::npos);
+  EXPECT_GE(caller_.count(IsResponse(200, "INVITE")), 4u);  // the 200 and its retransmissions
+  EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
+}
+
+// R3261-11.2-a: OPTIONS gets the status an INVITE would get.
+TEST_F(ControllerTest, OptionsAnswersWhatAnInviteWouldGet) {
+  ControllerOptions no_queue;
+  no_queue.queue_max_calls = 0;
+  Start(no_queue, DefaultPositions(), /*all_up=*/false);
+  auto options = [&](const std::string& id) {
+    std::string text = CallerInvite(id, "", "");
+    text.replace(0, 6, "OPTIONS");
+    text.replace(text.find("CSeq: 1 INVITE"), 14, "CSeq: 1 OPTIONS");
+    caller_.SendTo(StackPort(), text);
+  };
+  options("options-none-up");
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(486, "OPTIONS")));
+  registry_->SetHealth(Pos(0).id, Health::kUp);
+  options("options-one-up");
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "OPTIONS")));
+}
+
 }  // namespace
 }  // namespace anchord::signaling

@@ -372,5 +372,25 @@ TEST_F(SipStackTest, NictWithShortTimeoutReports408Quickly) {
   EXPECT_TRUE(handler_.responses.empty());
 }
 
+// Issue 3: T1 is configurable (osip's is a compile-time 500 ms). With T1 = 20 ms a NICT to a
+// silent peer retransmits from 20 ms on (timer E) and times out at 64*T1 = 1.28 s
+// (timer F), not 32 s.
+TEST_F(SipStackTest, ConfiguredT1DrivesRetransmissionAndTimeout) {
+  stack_->SetT1(20);
+  SipTestPeer silent;
+  driver_->Watch(&silent);
+  std::string branch;
+  const uint64_t sent_at = core::MonotonicUs();
+  TxId tx = stack_->SendRequest(Options(silent, &branch), AddressOf(silent));
+  ASSERT_NE(tx, 0);
+  ASSERT_TRUE(driver_->RunUntil([&] { return !handler_.failures.empty(); }, 5'000'000));
+  const uint64_t elapsed_ms = (handler_.failures[0].at_us - sent_at) / 1000;
+  EXPECT_EQ(handler_.failures[0].status, 408);
+  EXPECT_GE(elapsed_ms, 1200u);
+  EXPECT_LE(elapsed_ms, 2000u);
+  // With osip's own T1 (500 ms) only 0 and 500 ms fit before 1.28 s; T1 = 20 ms sends more.
+  EXPECT_GE(silent.count(IsRequest("OPTIONS")), 3u);
+}
+
 }  // namespace
 }  // namespace anchord::signaling
