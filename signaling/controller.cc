@@ -65,7 +65,8 @@ void Controller::Respond(TxId tx, const osip_message_t* request, int code,
   MessagePtr response = MakeResponse(request, code, code == 100 ? "" : to_tag);
   if (!response) return;
   if (code == 405 || (code == 200 && MSG_IS_OPTIONS(request))) {
-    osip_message_set_allow(response.get(), "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO");
+    osip_message_set_allow(response.get(),
+                           "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY");
     osip_message_set_accept(response.get(), "application/sdp, multipart/mixed");
   }
   stack_->Respond(tx, std::move(response));
@@ -73,6 +74,14 @@ void Controller::Respond(TxId tx, const osip_message_t* request, int code,
 
 // R3261-11.2-a: OPTIONS gets the status an INVITE would get now: 200 while a position or a
 // queue place is free, the overflow answer otherwise.
+bool Controller::HasConnectedParty(const Call& call) const {
+  for (LegId id : call.parties) {
+    auto it = legs_.find(id);
+    if (it != legs_.end() && it->second->confirmed) return true;
+  }
+  return false;
+}
+
 int Controller::InviteStatusNow() const {
   if (positions_.ChooseIdle({}) || queue_.size() < options_.queue_max_calls) return 200;
   return options_.overflow_status;
@@ -264,8 +273,16 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
       DestroyLeg(leg->id);
     } else if (leg->kind == LegKind::kCaller) {
       EndCall(call->id, "caller hung up", leg->id);
-    } else if (leg->kind == LegKind::kPosition && call->position_leg == leg->id) {
+    } else if (leg->kind == LegKind::kPosition && call->position_leg == leg->id &&
+               !HasConnectedParty(*call)) {
       EndCall(call->id, "position hung up", leg->id);
+    } else if (leg->kind == LegKind::kPosition && call->position_leg == leg->id) {
+      // After a transfer or in a conference the call goes on with the others (NENA-4.7).
+      Log(Level::kNotice, Subsys::kSip, "position left; the call goes on with its parties",
+          {{"CALL_ID", call->sip_call_id}, {"POSITION", positions_.Find(leg->position)->name}});
+      call->position_leg = LegId{};
+      ReleasePosition(*leg);
+      DestroyLeg(leg->id);
     } else if (leg->kind == LegKind::kParty && call->third_party) {
       EndCall(call->id, "a party hung up", leg->id);
     } else {  // a conferenced party left, or a stale position leg
@@ -275,7 +292,9 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
     }
   } else if (method == "INVITE" || method == "UPDATE") {
     HandleReInvite(tx, *leg, request);  // RFC 3311: an UPDATE's offer is absorbed the same way
-  } else if (method == "OPTIONS" || method == "INFO") {
+  } else if (method == "REFER") {
+    HandleRefer(tx, *leg, request);
+  } else if (method == "NOTIFY" || method == "OPTIONS" || method == "INFO") {
     Respond(tx, request, 200);
   } else {
     Respond(tx, request, 405);

@@ -101,6 +101,7 @@ class Controller : public SipStackHandler,
   // Caller side.
   void StartCall(TxId tx, const osip_message_t* invite, const PeerAddress& source);
   int InviteStatusNow() const;
+  bool HasConnectedParty(const Call& call) const;
   void RespondToInvite(Call& call, int code);
   void AnswerCaller(Call& call);
   void RetransmitAnswer(LegId leg_id);
@@ -131,7 +132,15 @@ class Controller : public SipStackHandler,
 
   // Parties: conference members and the ends of anchored third-party calls
   // (controller_control.cc).
-  Result<LegId> InviteParty(Call& call, const std::string& uri);
+  // `extra_headers`: (name, value) pairs for the INVITE (Replaces, Referred-By of a transfer).
+  Result<LegId> InviteParty(
+      Call& call, const std::string& uri,
+      const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
+
+  // Transfer (controller_transfer.cc): REFER from a position, blind or attended (Replaces),
+  // NENA-4.7; the caller's leg stays, the target joins the bridge.
+  void HandleRefer(TxId tx, Leg& transferor, const osip_message_t* refer);
+  void NotifyTransferor(Leg& target, int status_code);
   void OnPartyResponse(Leg& leg, const osip_message_t* response);
   void OnPartyFailed(Leg& leg, int status_code);
   CallSummary Summarize(const Call& call);

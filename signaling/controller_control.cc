@@ -34,7 +34,9 @@ void Controller::SetThirdParty(ThirdPartyController* third_party) {
 // ---------------------------------------------------------------------------------------------
 // Parties
 
-Result<LegId> Controller::InviteParty(Call& call, const std::string& uri) {
+Result<LegId> Controller::InviteParty(
+    Call& call, const std::string& uri,
+    const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   std::optional<PeerAddress> peer = PeerOfUriText(uri, core::Transport::kUdp);
   if (!peer) return Fail("not a SIP URI with a numeric host: " + uri);
   Leg& leg = NewLeg(call, LegKind::kParty);
@@ -64,6 +66,9 @@ Result<LegId> Controller::InviteParty(Call& call, const std::string& uri) {
   // A conferenced party gets the emergency headers, location by reference.
   ApplyEmergencyData(invite.get(), call.emergency, core::LocationMode::kReference, leg.last_sdp);
   if (call.request.callback) osip_message_set_header(invite.get(), "Priority", "psap-callback");
+  for (const auto& [name, value] : extra_headers) {
+    osip_message_set_header(invite.get(), name.c_str(), value.c_str());
+  }
   leg.invite = Clone(invite.get());
   leg.invite_tx = stack_->SendRequest(std::move(invite), d.peer);
   if (!leg.invite_tx) {
@@ -81,6 +86,7 @@ Result<LegId> Controller::InviteParty(Call& call, const std::string& uri) {
 void Controller::OnPartyResponse(Leg& leg, const osip_message_t* response) {
   const int code = response->status_code;
   if (code >= 300) return OnPartyFailed(leg, code);
+  if (leg.transferor.valid() && code >= 200) NotifyTransferor(leg, code);
   if (code < 200) {
     leg.provisional = code > 100;
     if (leg.provisional && leg.cancel_wanted) {
@@ -128,6 +134,7 @@ void Controller::OnPartyResponse(Leg& leg, const osip_message_t* response) {
 
 void Controller::OnPartyFailed(Leg& leg, int status_code) {
   invite_txs_.erase(leg.invite_tx);
+  if (leg.transferor.valid()) NotifyTransferor(leg, status_code);
   Call* call = FindCall(leg.call);
   const bool wanted = call && !leg.abandoned;
   const std::string uri = leg.uri;

@@ -23,6 +23,7 @@ struct Controller::Leg {
   LegKind kind = LegKind::kPosition;
   PositionId position;  // position legs
   std::string uri;      // party legs: whom we called
+  LegId transferor;     // a transfer target: the leg whose REFER brought it in (NOTIFYs go there)
   Dialog dialog;
   TxId invite_tx = 0;
   MessagePtr invite;           // position legs: the INVITE sent, for CANCEL

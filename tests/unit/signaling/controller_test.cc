@@ -876,5 +876,81 @@ TEST_F(ControllerTest, OptionsAnswersWhatAnInviteWouldGet) {
   EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "OPTIONS")));
 }
 
+// An in-dialog request from position `i` on the call it answered (`invite` was the server's
+// INVITE to it, `ok` its 200).
+std::string PositionRequest(const SipTestPeer& pos, const std::string& method, uint32_t cseq,
+                            const std::string& invite, const std::string& ok,
+                            const std::string& extra, const std::string& branch) {
+  std::string contact = HeaderValue(invite, "Contact");
+  std::string target = contact.substr(1, contact.find('>') - 1);
+  return WithBody(method + " " + target + " SIP/2.0\r\nVia: " + pos.via(branch) +
+                  "\r\nFrom: " + HeaderValue(ok, "To") + "\r\nTo: " + HeaderValue(invite, "From") +
+                  "\r\nCall-ID: " + HeaderValue(invite, "Call-ID") +
+                  "\r\nCSeq: " + std::to_string(cseq) + " " + method + "\r\nContact: <" +
+                  pos.uri("pos") + ">\r\nMax-Forwards: 70\r\n" + extra);
+}
+
+// NENA-4.7 (RFC 3515, RFC 3892): a blind transfer. pos1 REFERs the call to a target; the server
+// answers 202, INVITEs the target with Referred-By, NOTIFYs pos1 (100, then 200), connects the
+// target; pos1's BYE then ends only its own leg: the caller gets no SIP message and the call
+// goes on with the target.
+TEST_F(ControllerTest, BlindTransferKeepsTheCaller) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  SipTestPeer target;
+  driver_->Watch(&target);
+  const size_t caller_had = caller_.received().size();
+  pos_[0].SendTo(StackPort(),
+                 PositionRequest(pos_[0], "REFER", 2, call.position_invite, call.position_ok,
+                                 "Refer-To: <" + target.uri("dispatch") +
+                                     ">\r\nReferred-By: <sip:pos1@psap.example>\r\n",
+                                 "z9hG4bK-refer"));
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsResponse(202, "REFER")));
+  auto invite = driver_->WaitFor(target, IsRequest("INVITE"));
+  ASSERT_TRUE(invite) << "the transfer target got no INVITE";
+  EXPECT_EQ(HeaderValue(*invite, "Referred-By"), "<sip:pos1@psap.example>");
+  auto trying = driver_->WaitFor(pos_[0], IsRequest("NOTIFY"));
+  ASSERT_TRUE(trying);
+  EXPECT_EQ(HeaderValue(*trying, "Event"), "refer");
+  EXPECT_EQ(BodyOf(*trying).rfind("SIP/2.0 100", 0), 0u);
+  target.SendTo(StackPort(), ResponseTo(*invite, 200, "OK", "target-tag",
+                                        "Contact: <" + target.uri("dispatch") +
+                                            ">\r\nContent-Type: application/sdp\r\n",
+                                        PeerSdp(40100, "0")));
+  ASSERT_TRUE(driver_->WaitFor(target, IsRequest("ACK")));
+  ASSERT_TRUE(
+      driver_->RunUntil([&] { return pos_[0].count(IsRequest("NOTIFY")) >= 2; }, 2'000'000));
+  EXPECT_TRUE(media_.WasConnected(media_.created.back().second));
+  pos_[0].SendTo(StackPort(), PositionRequest(pos_[0], "BYE", 3, call.position_invite,
+                                              call.position_ok, "", "z9hG4bK-pos-bye"));
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsResponse(200, "BYE")));
+  driver_->RunFor(200'000);
+  EXPECT_EQ(caller_.received().size(), caller_had) << "the caller's leg got a SIP message";
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_EQ(Pos(0).activity, failover::Activity::kIdle);
+  EXPECT_FALSE(media_.WasDestroyed(call.caller_leg));
+}
+
+// Attended transfer (RFC 3891): Refer-To carries ?Replaces=...; the server's INVITE to the
+// target carries the decoded Replaces header.
+TEST_F(ControllerTest, AttendedTransferCarriesReplaces) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  SipTestPeer target;
+  driver_->Watch(&target);
+  pos_[0].SendTo(StackPort(),
+                 PositionRequest(pos_[0], "REFER", 2, call.position_invite, call.position_ok,
+                                 "Refer-To: <" + target.uri("dispatch") +
+                                     "?Replaces=consult%40pos1%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>\r\n",
+                                 "z9hG4bK-refer-2"));
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsResponse(202, "REFER")));
+  auto invite = driver_->WaitFor(target, IsRequest("INVITE"));
+  ASSERT_TRUE(invite);
+  EXPECT_EQ(HeaderValue(*invite, "Replaces"), "consult@pos1;to-tag=t1;from-tag=f1");
+  EXPECT_EQ(invite->substr(0, invite->find("\r\n")).find("Replaces"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace anchord::signaling
