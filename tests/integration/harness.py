@@ -972,3 +972,106 @@ def caller_bye_time(capture, anchord_port, caller_port, default=None):
         if p.sport == caller_port and p.payload.startswith(b"BYE "):
             return p.t
     return default
+
+
+# ---------------------------------------------------------------------------
+# Queue, abandoned calls and conference (issue 3 tests)
+
+
+def anchord_config_queue(*args, overflow_status=None, **kw):
+    """anchord_config(...) plus `[queue] overflow_status` (486 or 503) when given."""
+    text = anchord_config(*args, **kw)
+    if overflow_status is None:
+        return text
+    line = f"overflow_status = {overflow_status}\n"
+    if "\n[queue]\n" in text:
+        return text.replace("\n[queue]\n", "\n[queue]\n" + line, 1)
+    head, sep, tail = text.partition("[[positions]]")
+    return head + "[queue]\n" + line + "\n" + sep + tail
+
+
+def anchorctl(env, api, *args, timeout=20):
+    """Runs the anchorctl next to the anchord under test against `api` ("IP:PORT")."""
+    path = os.path.join(os.path.dirname(env.anchord_path), "anchorctl")
+    r = subprocess.run([path, "--api", api, *args], capture_output=True, text=True,
+                       timeout=timeout)
+    log(f"anchorctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}".rstrip())
+    return r
+
+
+def api_get(api, path, timeout=5):
+    """(status, parsed JSON or None) of GET http://api/path; (None, None) if unreachable."""
+    import json
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{api}{path}", timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    except OSError:
+        return None, None
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
+
+
+def wait_api_up(api, timeout=10):
+    wait_until(lambda: api_get(api, "/v1/health") == (200, {"status": "ok"}), timeout,
+               interval=0.1, what=f"the control API on {api}")
+
+
+def responses_to(capture, dport, method="INVITE"):
+    """SIP responses to `method` that reached dport: [(code, Packet)] in arrival order."""
+    out = []
+    for p in sorted(sip_messages_to(capture, dport), key=lambda p: p.t):
+        if p.payload.startswith(b"SIP/2.0 ") and cseq_method(p.payload) == method:
+            out.append((int(p.payload[8:11]), p))
+    return out
+
+
+def chunk_tones(packets, freqs, per_chunk=5):
+    """Tones heard in windows of `per_chunk` consecutive RTP packets (100 ms by default):
+    close tones such as ringback's 440 + 480 Hz need a longer window than 20 ms (a 20 ms
+    Goertzel bin is 50 Hz wide). Returns [(t_first_packet, tones)]."""
+    out = []
+    for i in range(0, len(packets) - per_chunk + 1, per_chunk):
+        group = packets[i:i + per_chunk]
+        samples = []
+        for r in group:
+            samples.extend(decode_g711(r.payload, r.pt))
+        out.append((group[0].t, tones_in(samples, freqs)))
+    return out
+
+
+def loud_runs(packets, t_end=None, min_rms=MIN_RMS, max_hole_s=0.1):
+    """Cadence of what arrives at a port: [(loud, t_start, t_stop)] runs of consecutive
+    packets that are loud (rms >= min_rms) or quiet; a hole of more than max_hole_s with no
+    packet counts as quiet. t_end closes the last run."""
+    runs = []
+    prev_t = None
+    for r in packets:
+        loud = rms(decode_g711(r.payload, r.pt)) >= min_rms
+        if prev_t is not None and r.t - prev_t > max_hole_s:
+            if runs and not runs[-1][0]:
+                runs[-1][2] = r.t
+            else:
+                runs.append([False, prev_t, r.t])
+        if runs and runs[-1][0] == loud:
+            runs[-1][2] = r.t + 0.02
+        else:
+            runs.append([loud, r.t, r.t + 0.02])
+        prev_t = r.t
+    if runs and t_end is not None and t_end > runs[-1][2]:
+        runs[-1][2] = t_end
+    return [tuple(x) for x in runs]
+
+
+def wav_both_share(path, a, b, others=()):
+    """Fraction of 20 ms windows (every 100 ms) of a WAV in which tones a and b are both
+    heard (a mix), and the file's duration."""
+    wins, dur = wav_tone_windows(path, [a, b] + list(others))
+    if not wins:
+        return 0.0, dur
+    return sum(1 for _t, s in wins if a in s and b in s) / len(wins), dur
