@@ -41,22 +41,11 @@ bool IsIpv4(const std::string& address) {
   return inet_pton(AF_INET, address.c_str(), &parsed) == 1;
 }
 
-// sdp.h's SdpMediaLine has no field for a=rtpmap yet (reported to its owner). Once it gains
-// `std::vector<std::string> rtpmaps` (the a=rtpmap values as written, "96 PCMU/8000") these two
-// start filling and reading it; until then only static payload types 0 and 8 are recognised.
-template <class Line>
-void KeepRtpMap([[maybe_unused]] Line& line, [[maybe_unused]] const char* value) {
-  if constexpr (requires { line.rtpmaps.emplace_back(value); }) line.rtpmaps.emplace_back(value);
-}
-
-template <class Line>
-std::string_view EncodingOf([[maybe_unused]] const Line& line,
-                            [[maybe_unused]] std::string_view format) {
-  if constexpr (requires { line.rtpmaps.begin(); }) {
-    for (const auto& value : line.rtpmaps) {
-      auto map = internal::ParseRtpMap(value);
-      if (map && map->payload_type == format) return map->encoding;
-    }
+// The a=rtpmap encoding `line` gives `format` ("PCMU/8000"), "" when it gives none.
+std::string_view EncodingOf(const SdpMediaLine& line, std::string_view format) {
+  for (const auto& value : line.rtpmaps) {
+    auto map = internal::ParseRtpMap(value);
+    if (map && map->payload_type == format) return map->encoding;
   }
   return {};
 }
@@ -80,7 +69,7 @@ void ReadAttributes(sdp_message_t* sdp, int pos, SdpMediaLine& line) {
     if (IsDirection(field)) {
       line.direction = field;
     } else if (std::string_view(field) == "rtpmap" && value) {
-      KeepRtpMap(line, value);
+      line.rtpmaps.emplace_back(value);
     }
   }
 }
@@ -128,21 +117,57 @@ Result<SessionDescription> Convert(sdp_message_t* sdp) {
   return out;
 }
 
+bool HasFormat(const SdpMediaLine& line, uint8_t payload_type) {
+  const std::string format = std::to_string(payload_type);
+  for (const auto& f : line.formats) {
+    if (f == format) return true;
+  }
+  return false;
+}
+
 // The offer's m-line that ChooseAudio took `chosen` from.
 int ChosenLine(const SessionDescription& offer, const media::RemoteMedia& chosen) {
-  const std::string format = std::to_string(chosen.payload_type);
   for (size_t i = 0; i < offer.media.size(); ++i) {
     const SdpMediaLine& line = offer.media[i];
     if (line.media != "audio" || line.port != chosen.rtp_port) continue;
-    for (const auto& f : line.formats) {
-      if (f == format) return static_cast<int>(i);
-    }
+    if (HasFormat(line, chosen.payload_type)) return static_cast<int>(i);
   }
   return -1;
 }
 
-const char* EncodingName(media::Codec codec) {
-  return codec == media::Codec::kPcma ? "PCMA/8000" : "PCMU/8000";
+// The first format of an audio m-line that anchord supports, in the line's (the peer's
+// preference) order, with the line's telephone-event/8000 type if it has one.
+std::optional<media::RemoteMedia> ChooseOnLine(const SdpMediaLine& line) {
+  std::optional<media::RemoteMedia> chosen;
+  uint8_t telephone_event = 0;
+  for (const std::string& format : line.formats) {
+    const std::string_view encoding = EncodingOf(line, format);
+    if (!telephone_event) {
+      telephone_event = internal::TelephoneEventType(format, encoding).value_or(0);
+    }
+    if (chosen) continue;
+    if (auto codec = internal::AudioCodec(format, encoding)) {
+      chosen = media::RemoteMedia{line.connection, line.port, *codec,
+                                  static_cast<uint8_t>(std::atoi(format.c_str()))};
+    }
+  }
+  if (chosen) chosen->telephone_event_pt = telephone_event;
+  return chosen;
+}
+
+// "a=rtpmap:PT ENC" and, when the codec has one, "a=fmtp:PT ...".
+std::string FormatLines(uint8_t payload_type, media::Codec codec) {
+  const std::string pt = std::to_string(payload_type);
+  std::string out = "a=rtpmap:" + pt + " " + std::string(internal::EncodingName(codec)) + "\r\n";
+  const std::string_view fmtp = internal::FmtpOf(codec);
+  if (!fmtp.empty()) out += "a=fmtp:" + pt + " " + std::string(fmtp) + "\r\n";
+  return out;
+}
+
+// RFC 4733 §7.1.1: the events anchord takes are the DTMF digits 0-9, *, #, A-D (0-15).
+std::string TelephoneEventLines(uint8_t payload_type) {
+  const std::string pt = std::to_string(payload_type);
+  return "a=rtpmap:" + pt + " telephone-event/8000\r\na=fmtp:" + pt + " 0-15\r\n";
 }
 
 }  // namespace
@@ -166,12 +191,7 @@ std::optional<media::RemoteMedia> ChooseAudio(const SessionDescription& sdp) {
   for (const SdpMediaLine& line : sdp.media) {
     if (line.media != "audio" || line.port == 0 || line.proto != "RTP/AVP") continue;
     if (!IsIpv4(line.connection)) continue;
-    for (const std::string& format : line.formats) {
-      auto codec = internal::G711Codec(format, EncodingOf(line, format));
-      if (!codec) continue;
-      return media::RemoteMedia{line.connection, line.port, *codec,
-                                static_cast<uint8_t>(std::atoi(format.c_str()))};
-    }
+    if (auto chosen = ChooseOnLine(line)) return chosen;
   }
   return std::nullopt;
 }
@@ -187,13 +207,18 @@ std::string SessionPart(uint64_t session_id, uint64_t version, const std::string
 
 }  // namespace
 
+// PCMU and PCMA first: every leg must be able to fall back to G.711 (R6881-ED-72); then the
+// wideband codecs. No CN: anchord never suppresses silence (R6881-ED-73).
 std::string LocalSdp::Offer(const media::LocalMedia& local) {
   ++version_;
+  const std::string opus = std::to_string(internal::kOpusPayloadType);
+  const std::string event = std::to_string(internal::kTelephoneEventPayloadType);
   return SessionPart(session_id_, version_, local.address) + "m=audio " +
-         std::to_string(local.rtp_port) +
-         " RTP/AVP 0 8\r\n"
-         "a=rtpmap:0 PCMU/8000\r\n"
-         "a=rtpmap:8 PCMA/8000\r\n"
+         std::to_string(local.rtp_port) + " RTP/AVP 0 8 9 " + opus + " " + event + "\r\n" +
+         FormatLines(0, media::Codec::kPcmu) + FormatLines(8, media::Codec::kPcma) +
+         FormatLines(9, media::Codec::kG722) +
+         FormatLines(internal::kOpusPayloadType, media::Codec::kOpus) +
+         TelephoneEventLines(internal::kTelephoneEventPayloadType) +
          "a=ptime:20\r\n"
          "a=sendrecv\r\n";
 }
@@ -210,9 +235,14 @@ std::string LocalSdp::Answer(const media::LocalMedia& local, const SessionDescri
       out += "m=" + line.media + " 0 " + line.proto + " " + format + "\r\n";
       continue;
     }
-    const std::string pt = std::to_string(chosen.payload_type);
-    out += "m=audio " + std::to_string(local.rtp_port) + " RTP/AVP " + pt + "\r\n";
-    out += "a=rtpmap:" + pt + " " + EncodingName(chosen.codec) + "\r\n";
+    // The offer's own payload type numbers: the mapping stays stable (R3264-8.3.2-a).
+    const uint8_t event =
+        HasFormat(line, chosen.telephone_event_pt) ? chosen.telephone_event_pt : 0;
+    std::string formats = std::to_string(chosen.payload_type);
+    if (event) formats += " " + std::to_string(event);
+    out += "m=audio " + std::to_string(local.rtp_port) + " RTP/AVP " + formats + "\r\n";
+    out += FormatLines(chosen.payload_type, chosen.codec);
+    if (event) out += TelephoneEventLines(event);
     out += "a=ptime:20\r\n";
     out += "a=" + std::string(AnswerDirection(line.direction)) + "\r\n";
   }

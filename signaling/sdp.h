@@ -2,8 +2,10 @@
 // server's own offers and answers with one o= line per leg whose version rises by exactly one
 // on every change (R3264-8, R3725-7-d).
 //
-// Only audio with PCMU and PCMA is negotiated in this version; other m-lines of an offer are
-// answered with port 0 in the same order (RFC 3264 §6: the answer keeps the m-line count).
+// One audio stream is negotiated: PCMU, PCMA, G.722 or Opus, plus RFC 4733 telephone-event;
+// other m-lines of an offer are answered with port 0 in the same order (RFC 3264 §6: the
+// answer keeps the m-line count). Comfort noise (CN) is never offered or accepted and Opus DTX
+// stays off: no silence suppression on emergency calls (R6881-ED-73).
 #pragma once
 
 #include <cstdint>
@@ -36,9 +38,12 @@ struct SessionDescription {
 // buffer before osip's parser sees it (libraries.md: sdp_message_parse over-reads).
 Result<SessionDescription> ParseSdp(std::string_view text);
 
-// The first audio m-line's first format that is PCMU or PCMA (static 0/8, or a dynamic
-// payload type whose rtpmap says PCMU/8000 or PCMA/8000), with the peer's address and port.
-// nullopt when there is none (the caller answers 488).
+// On the first usable audio m-line (port not 0, RTP/AVP, IPv4 c=) that has one, the first
+// format in the SDP's own order (the peer's preference) that anchord supports: static 0 PCMU,
+// 8 PCMA, 9 G722, or a dynamic type (96..127) whose rtpmap says PCMU/8000, PCMA/8000,
+// G722/8000 or opus/48000/2; with the peer's address and port, and in telephone_event_pt that
+// line's telephone-event/8000 payload type (0 if it has none). Works on offers and answers.
+// nullopt when nothing is usable (G.729 only, CN only ...): the caller answers 488.
 std::optional<media::RemoteMedia> ChooseAudio(const SessionDescription& sdp);
 
 // The server's side of one leg's SDP: session id fixed per leg, version +1 on every new SDP.
@@ -46,10 +51,15 @@ class LocalSdp {
  public:
   explicit LocalSdp(uint64_t session_id);
 
-  // An offer with one audio m-line: PCMU (0) and PCMA (8), a=sendrecv, a=ptime:20.
+  // An offer with one audio m-line, in this order: PCMU 0, PCMA 8 (first: G.711 on every leg,
+  // R6881-ED-72), G722 9, opus 111 (a=fmtp useinbandfec=1, no usedtx), telephone-event 101
+  // (a=fmtp 0-15); a=ptime:20, a=sendrecv. No CN. Each call is a new SDP: version + 1.
   std::string Offer(const media::LocalMedia& local);
-  // An answer to `offer`: the chosen audio format on the first audio m-line, every other
-  // m-line rejected with port 0, in the offer's order.
+  // An answer to `offer`, given `chosen` = ChooseAudio(offer): on the m-line it came from, the
+  // chosen format under the offer's payload type number, plus telephone-event under the
+  // offer's number when chosen.telephone_event_pt is set (and on that line); a=ptime:20 and
+  // the direction mirroring the offer's. Every other m-line is rejected with port 0, in the
+  // offer's order. Each call is a new SDP: version + 1.
   std::string Answer(const media::LocalMedia& local, const SessionDescription& offer,
                      const media::RemoteMedia& chosen);
 

@@ -1,6 +1,7 @@
 #include "signaling/sdp.h"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -10,13 +11,6 @@ namespace anchord::signaling {
 namespace {
 
 using media::Codec;
-
-// sdp.h has no a=rtpmap field yet (see sdp.cc); dynamic payload types need it.
-template <class Line>
-constexpr bool kHasRtpMapsIn = requires(Line line) {
-  line.rtpmaps.begin();
-};
-constexpr bool kHasRtpMaps = kHasRtpMapsIn<SdpMediaLine>;
 
 // A caller's offer as an ESInet BCF relays it: session c=, a media c= override on video,
 // G.729 first, dynamic PCMU, telephone-event.
@@ -144,15 +138,77 @@ TEST(ChooseAudioTest, StaticPcmaWithoutRtpmap) {
 }
 
 TEST(ChooseAudioTest, DynamicPayloadTypesByRtpmap) {
-  if constexpr (!kHasRtpMaps) {
-    GTEST_SKIP() << "SdpMediaLine has no rtpmaps field yet";
-  } else {
-    auto pcma =
-        ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 18 97 0\r\na=rtpmap:97 pcma/8000\r\n")));
-    ASSERT_TRUE(pcma.has_value());
-    EXPECT_EQ(pcma->codec, Codec::kPcma);
-    EXPECT_EQ(pcma->payload_type, 97);
+  auto pcma =
+      ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 18 97 0\r\na=rtpmap:97 pcma/8000\r\n")));
+  ASSERT_TRUE(pcma.has_value());
+  EXPECT_EQ(pcma->codec, Codec::kPcma);
+  EXPECT_EQ(pcma->payload_type, 97);
+}
+
+TEST(ChooseAudioTest, TelephoneEventTypeIsRecorded) {
+  auto chosen = ChooseAudio(MustParse(kOffer));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->telephone_event_pt, 101);
+  // Listed before the codec, at another number, or absent.
+  chosen = ChooseAudio(
+      MustParse(Sdp("m=audio 4000 RTP/AVP 96 8\r\na=rtpmap:96 TELEPHONE-EVENT/8000\r\n")));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->codec, Codec::kPcma);
+  EXPECT_EQ(chosen->telephone_event_pt, 96);
+  chosen = ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 0\r\n")));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->telephone_event_pt, 0);
+  // Only the 8000 Hz clock, and only on the chosen line.
+  chosen = ChooseAudio(
+      MustParse(Sdp("m=audio 4000 RTP/AVP 0 97\r\na=rtpmap:97 telephone-event/48000\r\n"
+                    "m=audio 4002 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n")));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->telephone_event_pt, 0);
+  // telephone-event alone is no audio codec.
+  EXPECT_FALSE(ChooseAudio(
+      MustParse(Sdp("m=audio 4000 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n"))));
+}
+
+// Each codec anchord supports wins when the offer lists it first, by static type or rtpmap.
+TEST(ChooseAudioTest, EachCodecChosenByOfferOrder) {
+  struct Case {
+    const char* media;
+    Codec codec;
+    uint8_t payload_type;
+  };
+  const Case cases[] = {
+      {"m=audio 4000 RTP/AVP 0 8 9 111\r\na=rtpmap:111 opus/48000/2\r\n", Codec::kPcmu, 0},
+      {"m=audio 4000 RTP/AVP 8 0 9 111\r\na=rtpmap:111 opus/48000/2\r\n", Codec::kPcma, 8},
+      {"m=audio 4000 RTP/AVP 9 0 8 111\r\na=rtpmap:111 opus/48000/2\r\n", Codec::kG722, 9},
+      {"m=audio 4000 RTP/AVP 111 9 0 8\r\na=rtpmap:111 opus/48000/2\r\n", Codec::kOpus, 111},
+      {"m=audio 4000 RTP/AVP 96 0\r\na=rtpmap:96 OPUS/48000/2\r\n", Codec::kOpus, 96},
+      {"m=audio 4000 RTP/AVP 18 98 0\r\na=rtpmap:98 G722/8000\r\n", Codec::kG722, 98},
+      {"m=audio 4000 RTP/AVP 120 8\r\na=rtpmap:120 PCMU/8000\r\n", Codec::kPcmu, 120},
+      {"m=audio 4000 RTP/AVP 9\r\n", Codec::kG722, 9},  // static, no rtpmap
+  };
+  for (const Case& c : cases) {
+    auto chosen = ChooseAudio(MustParse(Sdp(c.media)));
+    ASSERT_TRUE(chosen.has_value()) << c.media;
+    EXPECT_EQ(chosen->codec, c.codec) << c.media;
+    EXPECT_EQ(chosen->payload_type, c.payload_type) << c.media;
   }
+}
+
+// R6881-ED-73: no silence suppression, so a peer's comfort noise is never the codec.
+TEST(ChooseAudioTest, ComfortNoiseIsNeverChosen) {
+  auto chosen = ChooseAudio(MustParse(
+      Sdp("m=audio 4000 RTP/AVP 13 97 8\r\na=rtpmap:13 CN/8000\r\na=rtpmap:97 CN/16000\r\n")));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->codec, Codec::kPcma);
+  EXPECT_FALSE(ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 13\r\n"))));
+  EXPECT_FALSE(ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 97\r\na=rtpmap:97 CN/8000\r\n"))));
+}
+
+// Opus must say 48000 (RFC 7587); a dynamic G722 or PCMU at another clock is not ours.
+TEST(ChooseAudioTest, WrongClockRatesAreSkipped) {
+  EXPECT_FALSE(
+      ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 96 97 98\r\na=rtpmap:96 opus/16000/2\r\n"
+                                "a=rtpmap:97 G722/16000\r\na=rtpmap:98 PCMU/16000\r\n"))));
 }
 
 TEST(ChooseAudioTest, SkipsPortZeroAndNonAudio) {
@@ -174,16 +230,31 @@ TEST(ChooseAudioTest, NoneForG729OnlyOrSecureProfileOrIpv6) {
   EXPECT_FALSE(ChooseAudio(MustParse(Sdp("m=audio 4000 RTP/AVP 97\r\n"))));
 }
 
-TEST(SdpCodecTest, G711ByStaticTypeOrRtpmap) {
-  using internal::G711Codec;
-  EXPECT_EQ(G711Codec("0", ""), Codec::kPcmu);
-  EXPECT_EQ(G711Codec("8", "PCMU/8000"), Codec::kPcma);  // static types are fixed
-  EXPECT_EQ(G711Codec("96", "PCMU/8000"), Codec::kPcmu);
-  EXPECT_EQ(G711Codec("127", "pcma/8000/1"), Codec::kPcma);
-  EXPECT_EQ(G711Codec("96", "PCMU/16000"), std::nullopt);
-  EXPECT_EQ(G711Codec("18", "PCMU/8000"), std::nullopt);  // static non-G.711
-  EXPECT_EQ(G711Codec("128", "PCMU/8000"), std::nullopt);
-  EXPECT_EQ(G711Codec("x", "PCMU/8000"), std::nullopt);
+TEST(SdpCodecTest, AudioCodecByStaticTypeOrRtpmap) {
+  using internal::AudioCodec;
+  EXPECT_EQ(AudioCodec("0", ""), Codec::kPcmu);
+  EXPECT_EQ(AudioCodec("8", "PCMU/8000"), Codec::kPcma);  // static types are fixed
+  EXPECT_EQ(AudioCodec("9", ""), Codec::kG722);
+  EXPECT_EQ(AudioCodec("96", "PCMU/8000"), Codec::kPcmu);
+  EXPECT_EQ(AudioCodec("127", "pcma/8000/1"), Codec::kPcma);
+  EXPECT_EQ(AudioCodec("101", "g722/8000"), Codec::kG722);
+  EXPECT_EQ(AudioCodec("111", "opus/48000/2"), Codec::kOpus);
+  EXPECT_EQ(AudioCodec("96", "PCMU/16000"), std::nullopt);
+  EXPECT_EQ(AudioCodec("96", "telephone-event/8000"), std::nullopt);
+  EXPECT_EQ(AudioCodec("96", "CN/8000"), std::nullopt);
+  EXPECT_EQ(AudioCodec("96", ""), std::nullopt);
+  EXPECT_EQ(AudioCodec("13", "CN/8000"), std::nullopt);
+  EXPECT_EQ(AudioCodec("18", "PCMU/8000"), std::nullopt);  // static non-G.711
+  EXPECT_EQ(AudioCodec("128", "PCMU/8000"), std::nullopt);
+  EXPECT_EQ(AudioCodec("-1", "PCMU/8000"), std::nullopt);
+  EXPECT_EQ(AudioCodec("265", ""), std::nullopt);  // 265 % 256 == 9
+  EXPECT_EQ(AudioCodec("x", "PCMU/8000"), std::nullopt);
+  using internal::TelephoneEventType;
+  EXPECT_EQ(TelephoneEventType("101", "telephone-event/8000"), 101);
+  EXPECT_EQ(TelephoneEventType("96", "telephone-event/8000/1"), 96);
+  EXPECT_EQ(TelephoneEventType("101", "telephone-event/48000"), std::nullopt);
+  EXPECT_EQ(TelephoneEventType("18", "telephone-event/8000"), std::nullopt);
+  EXPECT_EQ(TelephoneEventType("101", "PCMU/8000"), std::nullopt);
   auto map = internal::ParseRtpMap("101  telephone-event/8000");
   ASSERT_TRUE(map.has_value());
   EXPECT_EQ(map->payload_type, "101");
@@ -201,11 +272,27 @@ TEST(LocalSdpTest, OfferText) {
             "s=anchord\r\n"
             "c=IN IP4 203.0.113.5\r\n"
             "t=0 0\r\n"
-            "m=audio 30000 RTP/AVP 0 8\r\n"
+            "m=audio 30000 RTP/AVP 0 8 9 111 101\r\n"
             "a=rtpmap:0 PCMU/8000\r\n"
             "a=rtpmap:8 PCMA/8000\r\n"
+            "a=rtpmap:9 G722/8000\r\n"
+            "a=rtpmap:111 opus/48000/2\r\n"
+            "a=fmtp:111 useinbandfec=1\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\n"
+            "a=fmtp:101 0-15\r\n"
             "a=ptime:20\r\n"
             "a=sendrecv\r\n");
+}
+
+// R6881-ED-72/73: G.711 first on every leg; no comfort noise, no Opus DTX.
+TEST(LocalSdpTest, OfferHasG711FirstAndNoSilenceSuppression) {
+  LocalSdp sdp(3);
+  const std::string offer = sdp.Offer(Local());
+  EXPECT_NE(offer.find("m=audio 30000 RTP/AVP 0 8 "), std::string::npos) << offer;
+  EXPECT_EQ(offer.find("CN/"), std::string::npos) << offer;
+  EXPECT_EQ(offer.find(" 13"), std::string::npos) << offer;
+  EXPECT_EQ(offer.find("usedtx"), std::string::npos) << offer;
+  EXPECT_EQ(offer.find("silenceSupp"), std::string::npos) << offer;
 }
 
 TEST(LocalSdpTest, VersionRisesByExactlyOnePerCall) {
@@ -259,13 +346,82 @@ TEST(LocalSdpTest, OfferParsesBackToPcmu) {
   LocalSdp sdp(9);
   auto parsed = MustParse(sdp.Offer(Local()));
   ASSERT_EQ(parsed.media.size(), 1u);
-  EXPECT_EQ(parsed.media[0].formats, (std::vector<std::string>{"0", "8"}));
+  EXPECT_EQ(parsed.media[0].formats, (std::vector<std::string>{"0", "8", "9", "111", "101"}));
   EXPECT_EQ(parsed.media[0].direction, "sendrecv");
   auto chosen = ChooseAudio(parsed);
   ASSERT_TRUE(chosen.has_value());
   EXPECT_EQ(chosen->codec, Codec::kPcmu);
   EXPECT_EQ(chosen->rtp_port, 30000);
   EXPECT_EQ(chosen->address, "203.0.113.5");
+  EXPECT_EQ(chosen->telephone_event_pt, 101);
+}
+
+// A peer answering our offer with any one of its codecs: ChooseAudio reads the answer.
+TEST(LocalSdpTest, OfferedCodecsAreReadBackFromAPeersAnswer) {
+  const std::pair<const char*, Codec> answers[] = {
+      {"m=audio 7000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n", Codec::kPcma},
+      {"m=audio 7000 RTP/AVP 9 101\r\na=rtpmap:101 telephone-event/8000\r\n", Codec::kG722},
+      {"m=audio 7000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n"
+       "a=rtpmap:101 telephone-event/8000\r\n",
+       Codec::kOpus},
+  };
+  for (const auto& [media, codec] : answers) {
+    auto chosen = ChooseAudio(MustParse(Sdp(media)));
+    ASSERT_TRUE(chosen.has_value()) << media;
+    EXPECT_EQ(chosen->codec, codec) << media;
+    EXPECT_EQ(chosen->telephone_event_pt, 101) << media;
+  }
+}
+
+// The answer uses the offer's numbers (stable mapping, R3264-8.3.2-a) and echoes
+// telephone-event; it parses back to the same choice.
+TEST(LocalSdpTest, AnswerEchoesCodecAndTelephoneEventNumbers) {
+  auto offer = MustParse(
+      Sdp("m=audio 6000 RTP/AVP 13 96 0 98\r\na=rtpmap:96 opus/48000/2\r\n"
+          "a=fmtp:96 usedtx=1\r\na=rtpmap:98 telephone-event/8000\r\na=fmtp:98 0-16\r\n"));
+  auto chosen = ChooseAudio(offer);
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(chosen->codec, Codec::kOpus);
+  EXPECT_EQ(chosen->payload_type, 96);
+  EXPECT_EQ(chosen->telephone_event_pt, 98);
+  LocalSdp sdp(5);
+  const std::string answer = sdp.Answer(Local(), offer, *chosen);
+  EXPECT_NE(answer.find("m=audio 30000 RTP/AVP 96 98\r\n"
+                        "a=rtpmap:96 opus/48000/2\r\n"
+                        "a=fmtp:96 useinbandfec=1\r\n"
+                        "a=rtpmap:98 telephone-event/8000\r\n"
+                        "a=fmtp:98 0-15\r\n"
+                        "a=ptime:20\r\n"
+                        "a=sendrecv\r\n"),
+            std::string::npos)
+      << answer;
+  EXPECT_EQ(answer.find("CN"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("usedtx"), std::string::npos) << answer;
+  auto back = ChooseAudio(MustParse(answer));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->codec, Codec::kOpus);
+  EXPECT_EQ(back->payload_type, 96);
+  EXPECT_EQ(back->telephone_event_pt, 98);
+}
+
+TEST(LocalSdpTest, AnswerWithoutTelephoneEventWhenNotOffered) {
+  auto offer = MustParse(Sdp("m=audio 6000 RTP/AVP 9 0\r\n"));
+  auto chosen = ChooseAudio(offer);
+  ASSERT_TRUE(chosen.has_value());
+  LocalSdp sdp(5);
+  const std::string answer = sdp.Answer(Local(), offer, *chosen);
+  EXPECT_NE(answer.find("m=audio 30000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\na=ptime:20\r\n"),
+            std::string::npos)
+      << answer;
+  EXPECT_EQ(answer.find("telephone-event"), std::string::npos) << answer;
+  // A telephone-event type that is not on the offer's line is not invented.
+  media::RemoteMedia forged = *chosen;
+  forged.telephone_event_pt = 101;
+  EXPECT_EQ(sdp.Answer(Local(), offer, forged).find("101"), std::string::npos);
+  auto back = ChooseAudio(MustParse(answer));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->codec, Codec::kG722);
+  EXPECT_EQ(back->payload_type, 9);
 }
 
 }  // namespace
