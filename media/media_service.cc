@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <future>
 #include <limits>
 #include <mutex>
 
@@ -111,11 +114,62 @@ MediaCounters MediaService::Counters() const {
     add(total.rtp_sent, c.rtp_sent);
     add(total.rtp_garbage, c.rtp_garbage);
     add(total.rtp_foreign_source, c.rtp_foreign_source);
+    add(total.rtp_lost, c.rtp_lost);
+    add(total.rtp_late, c.rtp_late);
+    add(total.jitter_dropped, c.jitter_dropped);
+    add(total.latches, c.latches);
     add(total.frames_concealed, c.frames_concealed);
+    add(total.payload_bad, c.payload_bad);
+    add(total.encode_errors, c.encode_errors);
+    add(total.dtmf_received, c.dtmf_received);
+    add(total.dtmf_sent, c.dtmf_sent);
+    add(total.tty_chars, c.tty_chars);
     add(total.ticks_late, c.ticks_late);
     add(total.send_errors, c.send_errors);
   }
+  Percentiles(&internal::WorkerCounters::tick_work_us, &total.ticks_measured,
+              &total.tick_work_p50_us, &total.tick_work_p99_us);
+  Percentiles(&internal::WorkerCounters::tick_late_us, &total.ticks_measured,
+              &total.tick_late_p50_us, &total.tick_late_p99_us);
   return total;
+}
+
+void MediaService::Percentiles(internal::TickHistogram internal::WorkerCounters::*which,
+                               uint64_t* count, uint32_t* p50, uint32_t* p99) const {
+  using internal::TickHistogram;
+  std::array<uint64_t, TickHistogram::kUpperUs.size()> sum{};
+  uint64_t n = 0;
+  for (const auto& worker : workers_) {
+    const TickHistogram& h = worker->counters().*which;
+    for (size_t b = 0; b < sum.size(); ++b) {
+      sum[b] += h.count(b);
+      n += h.count(b);
+    }
+  }
+  *count = n;
+  auto at = [&](uint64_t rank) {
+    uint64_t seen = 0;
+    for (size_t b = 0; b < sum.size(); ++b) {
+      seen += sum[b];
+      if (seen > rank) return TickHistogram::kUpperUs[b];
+    }
+    return TickHistogram::kUpperUs.back();
+  };
+  *p50 = n == 0 ? 0 : at(n / 2);
+  *p99 = n == 0 ? 0 : at(n * 99 / 100);
+}
+
+std::optional<LegStats> MediaService::GetLegStats(LegId leg) {
+  internal::Worker* w = WorkerOf(leg);
+  if (w == nullptr) return std::nullopt;
+  auto promise = std::make_shared<std::promise<std::optional<internal::LegCounters>>>();
+  auto future = promise->get_future();
+  w->loop().Post([w, leg, promise] { promise->set_value(w->LegStats(leg)); });
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
+  auto c = future.get();
+  if (!c) return std::nullopt;
+  return LegStats{c->received,         c->lost,   c->late, c->concealed, c->dropped, c->jitter_us,
+                  c->jitter_target_ms, c->latched};
 }
 
 internal::Worker* MediaService::WorkerOf(LegId leg) const {

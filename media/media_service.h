@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,7 +24,9 @@ namespace anchord::media {
 
 namespace internal {
 class PortAllocator;
+class TickHistogram;
 class Worker;
+struct WorkerCounters;
 }  // namespace internal
 
 struct MediaOptions {
@@ -33,15 +36,42 @@ struct MediaOptions {
   mixer::Kernels kernels = mixer::BestKernels();
 };
 
-// Totals over all workers since Create(). Monotonic.
+// Totals over all workers since Create(). Monotonic, except the tick percentiles.
 struct MediaCounters {
-  uint64_t rtp_received = 0;  // valid RTP of the negotiated payload type
+  uint64_t rtp_received = 0;  // valid RTP (audio, telephone-event) from the leg's current source
   uint64_t rtp_sent = 0;
   uint64_t rtp_garbage = 0;         // dropped: not RTP, bad version, unexpected payload type
-  uint64_t rtp_foreign_source = 0;  // accepted, but not from the SDP address (NAT, SBC)
-  uint64_t frames_concealed = 0;    // a connected leg had no packet due: silence inserted
-  uint64_t ticks_late = 0;          // ticks run > 5 ms after their deadline, or skipped
+  uint64_t rtp_foreign_source = 0;  // from another address than the leg's current one: not
+                                    // played (it may latch the leg, see media/README.md)
+  uint64_t rtp_lost = 0;            // frames missing at their playout time
+  uint64_t rtp_late = 0;            // packets that arrived after their playout time
+  uint64_t jitter_dropped = 0;      // frames dropped to keep jitter buffers <= 200 ms
+  uint64_t latches = 0;             // legs that latched onto a new source address
+  uint64_t frames_concealed = 0;    // frames filled by PLC / Opus FEC
+  uint64_t payload_bad = 0;         // payloads the codec could not decode (concealed)
+  uint64_t encode_errors = 0;
+  uint64_t dtmf_received = 0;  // RFC 4733 digits received (OnDtmf)
+  uint64_t dtmf_sent = 0;      // telephone-event packets sent
+  uint64_t tty_chars = 0;      // TTY characters decoded (OnTtyText)
+  uint64_t ticks_late = 0;     // ticks run > 5 ms after their deadline, or skipped
   uint64_t send_errors = 0;
+  // Tick histogram since Create(), all workers: processing time of a tick and its wake-up
+  // lateness, as percentiles (the upper bound of the histogram bucket, in microseconds).
+  uint64_t ticks_measured = 0;
+  uint32_t tick_work_p50_us = 0, tick_work_p99_us = 0;
+  uint32_t tick_late_p50_us = 0, tick_late_p99_us = 0;
+};
+
+// One leg's receive counts (see internal/bridge.h LegCounters).
+struct LegStats {
+  uint64_t received = 0;   // audio packets into the jitter buffer
+  uint64_t lost = 0;       // frames missing at playout
+  uint64_t late = 0;       // packets after their playout time (dropped)
+  uint64_t concealed = 0;  // frames filled by PLC/FEC
+  uint64_t dropped = 0;    // frames dropped to bound the delay, duplicates
+  uint32_t jitter_us = 0;  // RFC 3550 interarrival jitter
+  uint32_t jitter_target_ms = 0;
+  bool latched = false;  // sending to a latched source instead of the SDP address
 };
 
 class MediaService : public MediaPlane {
@@ -60,6 +90,9 @@ class MediaService : public MediaPlane {
   // Smallest tick count over all workers: the watchdog is fed only while this advances.
   uint64_t MinTickCount() const;
   MediaCounters Counters() const;
+  // Signaling thread. Asks the leg's worker and waits for the answer (at most about one
+  // tick): for the control API and tests, not for a hot path. nullopt for an unknown leg.
+  std::optional<LegStats> GetLegStats(LegId leg);
 
   Result<LocalMedia> CreateLeg(CallId call, LegId leg) override;
   void SetRemote(LegId leg, const RemoteMedia& remote) override;
@@ -74,6 +107,8 @@ class MediaService : public MediaPlane {
   MediaService(const MediaOptions& options, core::EventLoop& signaling_loop);
   // The worker owning `leg`, or null (unknown legs are ignored: signaling may race a failure).
   internal::Worker* WorkerOf(LegId leg) const;
+  void Percentiles(internal::TickHistogram internal::WorkerCounters::*which, uint64_t* count,
+                   uint32_t* p50, uint32_t* p99) const;
 
   MediaOptions options_;
   core::EventLoop& signaling_loop_;

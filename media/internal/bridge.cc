@@ -1,26 +1,68 @@
-// Per tick, for every leg: pull the packet due from oRTP's jitter buffer (a missing one becomes
-// silence until PLC lands), decode G.711 to 8 kHz linear. Then mix-minus over the connected
-// legs with the mixer kernels (out_i = sat16(sum_j in_j - in_i)), add the hold tone where it is
-// on, encode in the listener's law and send with its own SSRC, sequence +1, timestamp +160.
+// Per tick, for every leg: drain its socket into its jitter buffer, pop this tick's frame and
+// decode it to the bridge rate (a missing frame: Opus FEC from the next packet when it is
+// already buffered, else the codec's PLC). Then FrameMixer mixes the connected legs
+// (out_i = everyone but i, limiter, fades), the tone is added where it is on, and each output
+// is encoded in the listener's codec and sent with its own SSRC, sequence +1 and timestamp
+// + the codec's step.
 //
-// Pass-through: a listener that hears exactly one live party with the same codec (and no hold
-// tone) is sent that party's payload bytes. The mix would give the same samples, but mu-law
-// 0x7F does not survive decode -> encode, and invariant 3 is bit-exact (TTY tones).
+// Pass-through (invariant 3): a listener that hears exactly one party, whose frame this tick
+// is a received packet of the same codec, and no tone, is sent that party's payload bytes (the
+// mix would give the same samples, but mu-law 0x7F and PLC blending do not survive decode ->
+// encode, and TTY needs bit-exact audio).
+// Encode once per distinct (codec, mix): outputs the FrameMixer's share map says are identical
+// share one G.711 encoding. G.722 and Opus encoders carry state, so each keeps its own.
 #include "media/internal/bridge.h"
 
 #include <algorithm>
 #include <cstring>
 
+#include "media/codec/codec_factory.h"
+#include "media/internal/g711.h"
+
 namespace anchord::media::internal {
+namespace {
+
+// Opus FEC on from the start: a 9-1-1 leg's first loss burst should already be recoverable;
+// the peer's RTCP reports then set the real figure.
+constexpr int kOpusInitialLossPercent = 10;
+constexpr uint64_t kRtcpPollTicks = 50;
+
+codec::CodecSpec SpecOf(Codec codec) {
+  switch (codec) {
+    case Codec::kPcmu:
+      return {codec::CodecId::kPcmu, 8000, 1};
+    case Codec::kPcma:
+      return {codec::CodecId::kPcma, 8000, 1};
+    case Codec::kG722:
+      return {codec::CodecId::kG722, 8000, 1};
+    case Codec::kOpus:
+      return {codec::CodecId::kOpus, 48000, 2};
+  }
+  return {};
+}
+
+bool IsG711(Codec codec) { return codec == Codec::kPcmu || codec == Codec::kPcma; }
+
+}  // namespace
 
 Bridge::Bridge(CallId call, mixer::Kernels kernels, WorkerCounters& counters, BridgeEvents& events)
-    : call_(call), kernels_(kernels), counters_(counters), events_(events) {}
+    : call_(call), counters_(counters), events_(events), mixer_(kernels) {}
 
 LegState& Bridge::AddLeg(LegId id, std::unique_ptr<RtpLeg> rtp, uint32_t initial_ts) {
   auto leg = std::make_unique<LegState>();
   leg->id = id;
   leg->rtp = std::move(rtp);
   leg->send_ts = initial_ts;
+  if (auto tty = tty::TtyDecoder::Create()) leg->tty = std::move(*tty);
+  for (size_t s = 0; s < by_slot_.size(); ++s) {
+    if (by_slot_[s] != nullptr) continue;
+    leg->slot = static_cast<int>(s);
+    by_slot_[s] = leg.get();
+    // A slot used before: its old party fades out, the new one in (no step in the mix).
+    if (slot_reused_[s]) mixer_.Restart(s);
+    slot_reused_[s] = true;
+    break;
+  }
   legs_.push_back(std::move(leg));
   return *legs_.back();
 }
@@ -33,7 +75,51 @@ LegState* Bridge::Find(LegId id) {
 }
 
 void Bridge::RemoveLeg(LegId id) {
+  for (auto& leg : legs_) {
+    if (leg->id == id && leg->slot >= 0) by_slot_[static_cast<size_t>(leg->slot)] = nullptr;
+  }
   std::erase_if(legs_, [id](const auto& leg) { return leg->id == id; });
+  UpdateRate();
+}
+
+bool Bridge::BuildCodecs(LegState& leg) {
+  if (!leg.rtp->has_remote()) return true;
+  const codec::CodecSpec spec = SpecOf(leg.rtp->codec());
+  auto decoder = codec::CreateDecoder(spec, rate_hz_);
+  auto encoder = codec::CreateEncoder(spec, rate_hz_);
+  if (!decoder || !encoder) return false;
+  leg.decoder = std::move(*decoder);
+  leg.encoder = std::move(*encoder);
+  if (spec.id == codec::CodecId::kOpus) leg.encoder->SetPacketLossPercent(kOpusInitialLossPercent);
+  return true;
+}
+
+void Bridge::UpdateRate() {
+  int rate = 8000;
+  for (auto& leg : legs_) {
+    if (leg->rtp->has_remote() && codec::IsWideband(SpecOf(leg->rtp->codec()).id)) rate = 16000;
+  }
+  if (rate == rate_hz_) return;
+  // A rate change is a control event (a wideband leg joins or leaves): rebuild every leg's
+  // codecs and tones at the new rate, and restart the mixer's per-slot history.
+  rate_hz_ = rate;
+  for (auto& leg : legs_) {
+    BuildCodecs(*leg);
+    if (leg->tone) leg->tone = std::make_unique<ToneGenerator>(leg->tone->tone(), rate_hz_);
+  }
+  for (size_t s = 0; s < by_slot_.size(); ++s) mixer_.Clear(s);
+}
+
+bool Bridge::SetRemote(LegState& leg, const RemoteMedia& remote) {
+  const bool had = leg.rtp->has_remote();
+  const Codec before = leg.rtp->codec();
+  if (!leg.rtp->SetRemote(remote)) return false;
+  const int rate = rate_hz_;
+  UpdateRate();
+  if (rate == rate_hz_ && (!had || before != remote.codec || leg.decoder == nullptr)) {
+    return BuildCodecs(leg);
+  }
+  return leg.decoder != nullptr;
 }
 
 void Bridge::Connect(LegState& leg, uint64_t connect_seq) {
@@ -42,89 +128,247 @@ void Bridge::Connect(LegState& leg, uint64_t connect_seq) {
   leg.connect_seq = connect_seq;
 }
 
+void Bridge::Disconnect(LegState& leg) { leg.connected = false; }
+
+void Bridge::SetTone(LegState& leg, Tone tone) {
+  if (tone == Tone::kNone) {
+    leg.tone.reset();
+  } else if (!leg.tone || leg.tone->tone() != tone) {
+    // A control command, not the data path: the generator is built once per tone change.
+    leg.tone = std::make_unique<ToneGenerator>(tone, rate_hz_);
+  }
+}
+
 void Bridge::WatchSilence(LegState& leg, uint32_t timeout_ms, uint64_t now_us) {
   leg.watch_timeout_us = uint64_t{timeout_ms} * 1000u;
   leg.last_activity_us = now_us;
   leg.silent_reported = false;
 }
 
+LegCounters Bridge::Stats(const LegState& leg) const {
+  const JitterBuffer& jb = leg.rtp->jitter();
+  LegCounters c;
+  c.received = jb.stats().received;
+  c.lost = jb.stats().lost;
+  c.late = jb.stats().late;
+  c.dropped = jb.stats().dropped;
+  c.concealed = leg.concealed;
+  c.jitter_us = jb.stats().jitter_us;
+  c.jitter_target_ms = jb.target() * 20;
+  c.latched = leg.rtp->latched();
+  return c;
+}
+
 void Bridge::Tick(uint64_t tick, uint32_t elapsed, uint64_t now_us) {
-  PullInputs(elapsed, now_us);
-  MixConnected();
+  for (auto& leg : legs_) PullLeg(*leg, elapsed, now_us);
+  Mix();
   for (auto& leg : legs_) {
     ProduceOutput(*leg, tick);
     // Timestamps follow the wall clock whether or not this leg was sent anything.
-    leg->send_ts += static_cast<uint32_t>(kFrameSamples) * elapsed;
+    leg->send_ts += leg->rtp->ts_step() * elapsed;
+  }
+  if (++rtcp_ticks_ >= kRtcpPollTicks) {
+    rtcp_ticks_ = 0;
+    ReadRtcp();
   }
 }
 
-void Bridge::PullInputs(uint32_t elapsed, uint64_t now_us) {
-  for (auto& leg_ptr : legs_) {
-    LegState& leg = *leg_ptr;
-    // Every leg is pulled, connected or not: it drains the sockets and keeps RTCP going.
-    leg.live = leg.rtp->Pull(leg.recv_ts, leg.in_payload, kFrameSamples);
-    leg.recv_ts += static_cast<uint32_t>(kFrameSamples) * elapsed;
+void Bridge::PullLeg(LegState& leg, uint32_t elapsed, uint64_t now_us) {
+  // Every leg is pulled, connected or not: it drains the socket and keeps the buffer bounded.
+  const bool arrived = leg.rtp->Receive(now_us);
+  // Ticks the worker skipped: their frames were due and are gone (no burst of old audio).
+  for (uint32_t i = 1; i < elapsed; ++i) (void)leg.rtp->jitter().Pop();
+  Decode(leg);
+  NoteJitterStats(leg);
+  WatchLeg(leg, arrived, now_us);
+  FeedTty(leg);
+  HandleEvents(leg);
+}
+
+void Bridge::Decode(LegState& leg) {
+  const size_t n = frame_samples();
+  std::span<int16_t> pcm{leg.in_pcm, n};
+  leg.live = false;
+  leg.audible = false;
+  leg.in_len = 0;
+  const JitterBuffer::Frame f = leg.rtp->jitter().Pop();
+  if (leg.decoder == nullptr || f.kind == JitterBuffer::Kind::kIdle) {
+    std::fill(pcm.begin(), pcm.end(), int16_t{0});
+    return;
+  }
+  leg.audible = true;
+  if (f.kind == JitterBuffer::Kind::kPacket) {
+    leg.in_len = f.payload.size();
+    std::memcpy(leg.in_payload, f.payload.data(), leg.in_len);
+    if (leg.decoder->Decode(f.payload, pcm)) {
+      leg.live = true;
+      return;
+    }
+    leg.in_len = 0;
+    Bump(counters_.payload_bad);
+  } else if (!f.next.empty() && leg.rtp->codec() == Codec::kOpus) {
+    leg.decoder->DecodeFec(f.next, pcm);  // LBRR of the next packet (or libopus PLC)
+  } else {
+    leg.decoder->Conceal(pcm);
+  }
+  ++leg.concealed;
+  Bump(counters_.frames_concealed);
+}
+
+void Bridge::NoteJitterStats(LegState& leg) {
+  const JitterStats& now = leg.rtp->jitter().stats();
+  Bump(counters_.rtp_lost, now.lost - leg.reported.lost);
+  Bump(counters_.rtp_late, now.late - leg.reported.late);
+  Bump(counters_.jitter_dropped, now.dropped - leg.reported.dropped);
+  leg.reported = now;
+}
+
+void Bridge::WatchLeg(LegState& leg, bool arrived, uint64_t now_us) {
+  if (arrived) {
+    leg.last_activity_us = now_us;
+    leg.silent_reported = false;
+    return;
+  }
+  // One time base (the tick grid), and still guarded: an arming time later than this tick's
+  // grid time (the worker is late) must never read as a huge silence.
+  if (leg.watch_timeout_us == 0 || leg.silent_reported || now_us <= leg.last_activity_us) return;
+  if (now_us - leg.last_activity_us >= leg.watch_timeout_us) {
+    leg.silent_reported = true;
+    events_.LegSilent(call_, leg.id);
+  }
+}
+
+void Bridge::FeedTty(LegState& leg) {
+  if (leg.tty == nullptr || leg.decoder == nullptr) return;
+  int16_t narrow[codec::FrameSamples(8000)];
+  std::span<const int16_t> pcm{leg.in_pcm, codec::FrameSamples(8000)};
+  if (rate_hz_ != 8000) {
+    // 16 kHz bridge: only G.711 input is 8 kHz-decodable without a resampler per leg.
+    if (!IsG711(leg.rtp->codec())) return;
     if (leg.live) {
-      G711Decode(leg.rtp->codec(), leg.in_payload, kFrameSamples, leg.in_pcm);
-    } else {
-      std::fill(std::begin(leg.in_pcm), std::end(leg.in_pcm), int16_t{0});
-      if (leg.connected) Bump(counters_.frames_concealed);
+      G711Decode(leg.rtp->codec(), leg.in_payload, std::min(leg.in_len, std::size(narrow)), narrow);
     }
-    if (leg.rtp->TakeArrivals()) {
-      leg.last_activity_us = now_us;
-      leg.silent_reported = false;
-    } else if (leg.watch_timeout_us != 0 && !leg.silent_reported &&
-               now_us - leg.last_activity_us >= leg.watch_timeout_us) {
-      leg.silent_reported = true;
-      events_.LegSilent(call_, leg.id);
+    if (!leg.live || leg.in_len < std::size(narrow)) {
+      std::fill(narrow + (leg.live ? leg.in_len : 0), std::end(narrow), int16_t{0});
     }
+    pcm = narrow;
+  } else if (!leg.live) {
+    // Concealment is not the caller's tones: the decoder is fed silence for a lost frame.
+    std::fill(std::begin(narrow), std::end(narrow), int16_t{0});
+    pcm = narrow;
   }
+  leg.tty->Process(pcm);
+  char text[16];
+  const size_t n = leg.tty->ReadChars(text);
+  if (n == 0) return;
+  Bump(counters_.tty_chars, n);
+  events_.TtyText(call_, leg.id, text, n);
 }
 
-size_t Bridge::MixConnected() {
-  size_t n = 0;
-  for (auto& leg : legs_) {
-    if (!leg->connected) continue;
-    // More than kMaxSources connected parties is beyond any 9-1-1 call: the extra legs are not
-    // heard and hear silence.
-    if (n == mixer::kMaxSources) {
-      std::fill(std::begin(leg->out_pcm), std::end(leg->out_pcm), int16_t{0});
-      continue;
+void Bridge::HandleEvents(LegState& leg) {
+  TelephoneEventReceiver& in = leg.rtp->events_in();
+  if (in.active() && leg.dtmf_generation != in.generation()) {
+    leg.dtmf_generation = in.generation();
+    // Forward to every other connected leg that negotiated telephone-event.
+    for (auto& other : legs_) {
+      if (other.get() == &leg || !other->connected || other->rtp->telephone_event_pt() == 0) {
+        continue;
+      }
+      other->dtmf_out.Start(in.event(), other->send_ts);
+      other->dtmf_source = leg.id;
     }
-    mix_in_[n] = leg->in_pcm;
-    mix_out_[n] = leg->out_pcm;
-    ++n;
   }
-  if (n > 0) kernels_.mix_minus(mix_in_, mix_out_, n, kFrameSamples);
-  return n;
+  auto ended = in.Poll();
+  if (!ended) return;
+  for (auto& other : legs_) {
+    if (other->dtmf_source == leg.id && other->dtmf_out.active()) other->dtmf_out.End();
+  }
+  if (ended->digit == '\0') return;
+  Bump(counters_.dtmf_received);
+  const uint32_t clock_hz = leg.rtp->ts_step() * 50;
+  events_.Dtmf(call_, leg.id, ended->digit,
+               static_cast<uint32_t>(uint64_t{ended->duration_ts} * 1000u / clock_hz));
+}
+
+void Bridge::Mix() {
+  frame_.n_samples = frame_samples();
+  for (size_t s = 0; s < by_slot_.size(); ++s) {
+    const LegState* leg = by_slot_[s];
+    const bool on = leg != nullptr && leg->connected;
+    frame_.in[s] = on && leg->audible ? leg->in_pcm : nullptr;
+    frame_.out[s] = on ? by_slot_[s]->out_pcm : nullptr;
+  }
+  share_ = &mixer_.Mix(frame_);
+}
+
+bool Bridge::SendEvent(LegState& leg) {
+  uint8_t payload[kTelephoneEventBytes];
+  uint32_t ts = 0;
+  bool marker = false;
+  if (!leg.dtmf_out.Next(leg.rtp->ts_step(), payload, &ts, &marker)) return false;
+  leg.rtp->SendEvent(payload, ts, marker);
+  Bump(counters_.dtmf_sent);
+  return true;
+}
+
+bool Bridge::EncodeMix(LegState& leg, bool tone, uint64_t tick) {
+  const size_t n = frame_samples();
+  if (leg.slot < 0) std::fill(leg.out_pcm, leg.out_pcm + n, int16_t{0});
+  if (tone) {
+    leg.tone->AddTo(leg.out_pcm, n);
+  } else if (leg.slot >= 0 && IsG711(leg.rtp->codec())) {
+    const uint8_t twin_slot = (*share_)[static_cast<size_t>(leg.slot)];
+    const LegState* twin = twin_slot < by_slot_.size() ? by_slot_[twin_slot] : nullptr;
+    if (twin != nullptr && twin != &leg && twin->shared_tick == tick &&
+        twin->rtp->codec() == leg.rtp->codec()) {
+      std::memcpy(leg.out_payload, twin->out_payload, twin->out_len);
+      leg.out_len = twin->out_len;
+      return true;
+    }
+  }
+  leg.out_len = leg.encoder->Encode({leg.out_pcm, n}, leg.out_payload);
+  if (leg.out_len == 0) {
+    Bump(counters_.encode_errors);
+    return false;
+  }
+  if (!tone) leg.shared_tick = tick;
+  return true;
 }
 
 void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   size_t live_others = 0;
+  size_t audible_others = 0;
   bool heard_new = false;
   const LegState* only = nullptr;
   for (auto& other : legs_) {
-    if (other.get() == &leg || !other->connected || !other->live) continue;
+    if (other.get() == &leg || !other->connected || other->slot < 0) continue;
+    if (other->audible) ++audible_others;
+    if (!other->live) continue;
     ++live_others;
     only = other.get();
     if (leg.gap.armed() && other->connect_seq > leg.gap.mark_seq()) heard_new = true;
   }
-  bool tone = leg.connected && leg.tone != nullptr;
-  bool heard = leg.connected && (live_others > 0 || tone);
+  const bool tone = leg.connected && leg.tone != nullptr;
+  const bool heard = leg.connected && (live_others > 0 || tone);
   if (auto gap_ticks = leg.gap.OnTick(tick, heard, heard && heard_new)) {
     events_.GapMeasured(call_, leg.id, static_cast<uint32_t>(*gap_ticks * 20u));
   }
-  if (!leg.connected) return;  // a disconnected leg keeps its stream state but is sent nothing
-  const Codec codec = leg.rtp->codec();
-  if (tone) {
-    leg.tone->AddTo(leg.out_pcm, kFrameSamples);
-    G711Encode(codec, leg.out_pcm, kFrameSamples, leg.out_payload);
-  } else if (live_others == 1 && only->rtp->codec() == codec) {
-    std::memcpy(leg.out_payload, only->in_payload, kFrameSamples);
-  } else {
-    G711Encode(codec, leg.out_pcm, kFrameSamples, leg.out_payload);
+  // A disconnected leg keeps its stream state but is sent nothing.
+  if (!leg.connected || leg.encoder == nullptr) return;
+  // An RFC 4733 event toward this leg replaces its audio while it lasts.
+  if (leg.dtmf_out.active() && SendEvent(leg)) return;
+  if (!tone && audible_others == 1 && live_others == 1 && only->rtp->codec() == leg.rtp->codec()) {
+    leg.rtp->Send(only->in_payload, only->in_len, leg.send_ts);
+    return;
   }
-  leg.rtp->Send(leg.out_payload, kFrameSamples, leg.send_ts);
+  if (EncodeMix(leg, tone, tick)) leg.rtp->Send(leg.out_payload, leg.out_len, leg.send_ts);
+}
+
+void Bridge::ReadRtcp() {
+  for (auto& leg : legs_) {
+    const int loss = leg->rtp->ReceiveRtcp();
+    if (loss >= 0 && leg->encoder != nullptr) leg->encoder->SetPacketLossPercent(loss);
+  }
 }
 
 }  // namespace anchord::media::internal

@@ -15,13 +15,18 @@ constexpr int kSegmentMs = 1000;
 constexpr size_t kChunk = 160;
 }  // namespace
 
-ToneGenerator::ToneGenerator(Tone tone) : tone_(tone) {
+ToneGenerator::ToneGenerator(Tone tone, int rate_hz) : tone_(tone), rate_hz_(rate_hz) {
+  if (rate_hz_ != 8000) {
+    auto up = codec::Resampler::Create(8000, rate_hz_);
+    if (!up) std::abort();  // only 8000/16000 reach here (the bridge's rates)
+    upsampler_ = std::move(*up);
+  }
   descriptor_ =
       tone == Tone::kRingback
           ? tone_gen_descriptor_init(nullptr, kRingbackLowHz, kRingbackDbm0, kRingbackHighHz,
                                      kRingbackDbm0, 2000, 4000, 0, 0, true)
-          : tone_gen_descriptor_init(nullptr, kHoldToneHz, kHoldToneDbm0, 0, 0, kSegmentMs, 0, 0,
-                                     0, true);
+          : tone_gen_descriptor_init(nullptr, kHoldToneHz, kHoldToneDbm0, 0, 0, kSegmentMs, 0, 0, 0,
+                                     true);
   if (descriptor_ == nullptr) std::abort();  // allocation failure only
   state_ = tone_gen_init(nullptr, descriptor_);
   if (state_ == nullptr) std::abort();
@@ -33,6 +38,19 @@ ToneGenerator::~ToneGenerator() {
 }
 
 void ToneGenerator::Generate(int16_t* pcm, size_t n) {
+  if (upsampler_ == nullptr) {
+    Generate8k(pcm, n);
+    return;
+  }
+  int16_t narrow[kChunk];
+  const size_t wide = kChunk * static_cast<size_t>(rate_hz_ / 8000);
+  for (size_t done = 0; done + wide <= n; done += wide) {
+    Generate8k(narrow, kChunk);
+    upsampler_->Process({narrow, kChunk}, {pcm + done, wide});
+  }
+}
+
+void ToneGenerator::Generate8k(int16_t* pcm, size_t n) {
   size_t done = 0;
   // tone_gen() stops early at a segment boundary; loop until the frame is full.
   while (done < n) {
@@ -46,9 +64,10 @@ void ToneGenerator::Generate(int16_t* pcm, size_t n) {
 }
 
 void ToneGenerator::AddTo(int16_t* pcm, size_t n) {
-  int16_t tone[kChunk];
+  int16_t tone[2 * kChunk];
+  const size_t chunk = upsampler_ == nullptr ? kChunk : 2 * kChunk;
   while (n > 0) {
-    size_t m = std::min(n, kChunk);
+    size_t m = std::min(n, chunk);
     Generate(tone, m);
     for (size_t i = 0; i < m; ++i) {
       int32_t s = int32_t{pcm[i]} + tone[i];

@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
+#include "media/codec/resampler.h"
 #include "media/media_plane.h"
 
 struct tone_gen_descriptor_s;
@@ -26,7 +28,9 @@ inline constexpr int kRingbackDbm0 = -19;
 
 class ToneGenerator {
  public:
-  explicit ToneGenerator(Tone tone);  // kHold or kRingback
+  // kHold or kRingback, at `rate_hz` (8000, or 16000: generated at 8 kHz and resampled, the
+  // resampler's state carrying across frames so the seams stay continuous).
+  explicit ToneGenerator(Tone tone, int rate_hz = 8000);
   ~ToneGenerator();
   ToneGenerator(const ToneGenerator&) = delete;
   ToneGenerator& operator=(const ToneGenerator&) = delete;
@@ -36,11 +40,16 @@ class ToneGenerator {
   // Adds the next `n` samples of the tone into `pcm`, saturating at 16 bits. The phase carries
   // over between calls, so successive frames join without a click.
   void AddTo(int16_t* pcm, size_t n);
-  // Writes the next `n` samples (for tests).
+  // Writes the next `n` samples (for tests). At 16 kHz `n` is a multiple of 320.
   void Generate(int16_t* pcm, size_t n);
+  int rate_hz() const { return rate_hz_; }
 
  private:
+  void Generate8k(int16_t* pcm, size_t n);
+
   Tone tone_;
+  int rate_hz_;
+  std::unique_ptr<codec::Resampler> upsampler_;  // 16 kHz only
   tone_gen_descriptor_s* descriptor_ = nullptr;
   tone_gen_state_s* state_ = nullptr;
 };

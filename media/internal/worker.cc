@@ -51,6 +51,7 @@ void Worker::Stop() {
 void Worker::Run() {
   tick_timer_ = std::make_unique<core::Timer>(*loop_, [this] { OnTick(); });
   deadline_us_ = core::MonotonicUs() + kTickUs;
+  grid_us_ = deadline_us_ - kTickUs;
   tick_timer_->ArmAt(deadline_us_);
   loop_->Run();
   // oRTP sessions are destroyed on the thread that used them.
@@ -61,6 +62,7 @@ void Worker::Run() {
 
 void Worker::OnTick() {
   const uint64_t now = core::MonotonicUs();
+  counters_.tick_late_us.Add(now > deadline_us_ ? now - deadline_us_ : 0);
   uint32_t elapsed = 1;
   if (now > deadline_us_ + kLateUs) Bump(counters_.ticks_late);
   if (now > deadline_us_ + kMaxCatchUpTicks * kTickUs) {
@@ -72,7 +74,9 @@ void Worker::OnTick() {
   tick_ += elapsed;
   // Bridges get the tick's grid time, not the wake-up time: silence timeouts then count whole
   // ticks and wake-up jitter cannot add a tick to a detection.
+  grid_us_ = deadline_us_;
   for (auto& [call, bridge] : bridges_) bridge->Tick(tick_, elapsed, deadline_us_);
+  counters_.tick_work_us.Add(core::MonotonicUs() - now);
   ticks_.store(tick_, std::memory_order_release);
   if (tick_ % 50 == 0) ReportOnceASecond();
   deadline_us_ += kTickUs;  // absolute grid: never now + 20 ms
@@ -112,8 +116,9 @@ void Worker::AddLeg(CallId call, LegId leg, SocketPair sockets) {
 void Worker::SetRemote(LegId leg, const RemoteMedia& remote) {
   auto where = Find(leg);
   if (where.leg == nullptr) return;
-  if (!where.leg->rtp->SetRemote(remote)) {
-    Log(Level::kError, Subsys::kMedia, "remote media rejected: not a numeric IPv4 address/PT",
+  if (!where.bridge->SetRemote(*where.leg, remote)) {
+    Log(Level::kError, Subsys::kMedia,
+        "remote media rejected: not a numeric IPv4 address, a bad PT, or no codec",
         {{"LEG", std::to_string(leg.value)}, {"PEER", remote.address}});
   }
 }
@@ -125,23 +130,17 @@ void Worker::Connect(LegId leg) {
 
 void Worker::Disconnect(LegId leg) {
   auto where = Find(leg);
-  if (where.leg != nullptr) where.leg->connected = false;
+  if (where.leg != nullptr) where.bridge->Disconnect(*where.leg);
 }
 
 void Worker::SetTone(LegId leg, Tone tone) {
   auto where = Find(leg);
-  if (where.leg == nullptr) return;
-  if (tone == Tone::kNone) {
-    where.leg->tone.reset();
-  } else if (!where.leg->tone || where.leg->tone->tone() != tone) {
-    // A control command, not the data path: the generator is built once per tone change.
-    where.leg->tone = std::make_unique<ToneGenerator>(tone);
-  }
+  if (where.leg != nullptr) where.bridge->SetTone(*where.leg, tone);
 }
 
 void Worker::WatchSilence(LegId leg, uint32_t timeout_ms) {
   auto where = Find(leg);
-  if (where.leg != nullptr) where.bridge->WatchSilence(*where.leg, timeout_ms, core::MonotonicUs());
+  if (where.leg != nullptr) where.bridge->WatchSilence(*where.leg, timeout_ms, grid_us_);
 }
 
 void Worker::MarkGap(LegId leg) {
@@ -155,6 +154,31 @@ void Worker::DestroyLeg(LegId leg) {
   where.bridge->RemoveLeg(leg);
   leg_bridge_.erase(leg);
   if (where.bridge->empty()) bridges_.erase(where.bridge->call());
+}
+
+std::optional<LegCounters> Worker::LegStats(LegId leg) {
+  auto where = Find(leg);
+  if (where.leg == nullptr) return std::nullopt;
+  return where.bridge->Stats(*where.leg);
+}
+
+void Worker::Dtmf(CallId call, LegId leg, char digit, uint32_t duration_ms) {
+  Log(Level::kInfo, Subsys::kMedia, "DTMF received",
+      {{"LEG", std::to_string(leg.value)},
+       {"DIGIT", std::string(1, digit)},
+       {"DURATION_MS", std::to_string(duration_ms)}});
+  if (events_ == nullptr) return;
+  signaling_loop_.Post([events = events_, call, leg, digit, duration_ms] {
+    events->OnDtmf(call, leg, digit, duration_ms);
+  });
+}
+
+void Worker::TtyText(CallId call, LegId leg, const char* text, size_t n) {
+  if (events_ == nullptr) return;
+  // At most one character per ~150 ms per leg (Baudot): this string is not per packet.
+  signaling_loop_.Post([events = events_, call, leg, chars = std::string(text, n)] {
+    events->OnTtyText(call, leg, chars);
+  });
 }
 
 void Worker::LegSilent(CallId call, LegId leg) {

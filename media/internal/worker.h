@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -47,10 +48,14 @@ class Worker : public BridgeEvents {
   void WatchSilence(LegId leg, uint32_t timeout_ms);
   void MarkGap(LegId leg);
   void DestroyLeg(LegId leg);
+  // The leg's counts, or nullopt for an unknown leg.
+  std::optional<LegCounters> LegStats(LegId leg);
 
   // BridgeEvents (worker thread): posted to the signaling thread.
   void LegSilent(CallId call, LegId leg) override;
   void GapMeasured(CallId call, LegId listener, uint32_t gap_ms) override;
+  void Dtmf(CallId call, LegId leg, char digit, uint32_t duration_ms) override;
+  void TtyText(CallId call, LegId leg, const char* text, size_t n) override;
 
  private:
   struct Where {
@@ -72,6 +77,7 @@ class Worker : public BridgeEvents {
   // Worker-thread state.
   std::unique_ptr<core::Timer> tick_timer_;
   uint64_t deadline_us_ = 0;
+  uint64_t grid_us_ = 0;  // grid time of the last tick run: the bridges' one time base
   uint64_t tick_ = 0;
   uint64_t connect_seq_ = 0;
   std::unordered_map<CallId, std::unique_ptr<Bridge>> bridges_;

@@ -1,0 +1,121 @@
+// JitterBuffer: one incoming leg's adaptive, bounded playout buffer of 20 ms RTP frames.
+//
+// Algorithm. Packets are stored by sequence number in a ring of kSlots slots (one 20 ms frame
+// each). Playout pops one frame per media tick, in sequence order, starting once `target`
+// frames are buffered (prefill). The target adapts:
+//   - a packet that arrives after its frame was played out (late) raises the target by one
+//     frame, and playout stalls for one tick (the frame is concealed) so the delay grows now;
+//   - every kShrinkWindow pops, if the buffer never held fewer than target + 1 frames in that
+//     window, the oldest frame is dropped (the delay shrinks by one frame, at most one per
+//     window); after kDecayWindow pops without a late packet the target falls by one frame.
+// Bound (DESIGN: 9-1-1 latency): the buffer never holds more than max_frames frames; a packet
+// that would make it deeper drops the oldest frames (counted), so the delay through the buffer
+// is at most max_frames x 20 ms (200 ms by default) whatever the network or a late worker does.
+// A sequence jump of more than kResyncFrames, or a stream that ran dry for more than
+// max_frames ticks, restarts the buffer on the next packet (a peer restarting its stream).
+//
+// Interarrival jitter is the RFC 3550 6.4.1 estimator (J += (|D| - J) / 16), in microseconds.
+//
+// Thread: the media worker owning the leg. Allocates nothing (the ring is inline); no locks,
+// logs or throws.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace anchord::media::internal {
+
+struct JitterOptions {
+  uint32_t start_frames = 2;  // initial target (40 ms)
+  uint32_t min_frames = 1;    // the target never goes below
+  uint32_t max_frames = 10;   // buffer depth bound (200 ms); <= kSlots - 2
+};
+
+// Monotonic per-leg counts.
+struct JitterStats {
+  uint64_t received = 0;   // audio packets put
+  uint64_t lost = 0;       // frames missing at their playout time
+  uint64_t late = 0;       // packets that arrived after their playout time (dropped)
+  uint64_t dropped = 0;    // frames dropped to keep the delay bounded, duplicates
+  uint64_t stalls = 0;     // ticks that played nothing to grow the delay
+  uint64_t restarts = 0;   // buffer restarted (first packet, jump, stream resumed)
+  uint32_t jitter_us = 0;  // RFC 3550 interarrival jitter
+};
+
+class JitterBuffer {
+ public:
+  static constexpr size_t kSlots = 16;
+  static constexpr size_t kMaxPayload = 1280;  // one Opus frame (1276) fits
+  static constexpr uint32_t kResyncFrames = 50;
+  static constexpr uint32_t kShrinkWindow = 50;  // pops (1 s)
+  static constexpr uint32_t kDecayWindow = 250;  // pops (5 s)
+
+  enum class Kind : uint8_t {
+    kIdle,     // nothing to play: not started, prefilling, or the stream ran dry
+    kPacket,   // `payload` is this tick's frame
+    kMissing,  // this tick's frame is lost or the buffer stalled: conceal; `next` may hold the
+               // following frame (for Opus FEC), else empty
+  };
+  struct Frame {
+    Kind kind = Kind::kIdle;
+    std::span<const uint8_t> payload;  // valid until the next Put/Pop
+    std::span<const uint8_t> next;
+  };
+
+  explicit JitterBuffer(JitterOptions options = {});
+
+  // The RTP clock of the audio (8000, 48000): for the jitter estimate only.
+  void set_clock_hz(uint32_t hz) { clock_hz_ = hz; }
+  // Stores one packet that arrived at `now_us`. A payload over kMaxPayload is truncated.
+  void Put(uint16_t seq, uint32_t ts, std::span<const uint8_t> payload, uint64_t now_us);
+  // The frame for this tick.
+  Frame Pop();
+  // Forgets everything buffered (new SSRC); the next packet starts a new prefill.
+  void Reset();
+
+  // Frames buffered from the next playout position to the newest packet.
+  uint32_t depth() const;
+  uint32_t target() const { return target_; }
+  const JitterStats& stats() const { return stats_; }
+
+ private:
+  enum class State : uint8_t { kIdle, kPrefill, kPlaying };
+  struct Slot {
+    bool used = false;
+    uint16_t seq = 0;
+    uint16_t len = 0;
+    uint8_t data[kMaxPayload];
+  };
+
+  void Start(uint16_t seq);
+  void Store(uint16_t seq, std::span<const uint8_t> payload);
+  void DropOldest();
+  void Adapt();
+  void NoteTransit(uint32_t ts, uint64_t now_us);
+  Slot& SlotOf(uint16_t seq) { return slots_[seq % kSlots]; }
+  bool Has(uint16_t seq) const {
+    const Slot& s = slots_[seq % kSlots];
+    return s.used && s.seq == seq;
+  }
+
+  JitterOptions options_;
+  uint32_t clock_hz_ = 8000;
+  State state_ = State::kIdle;
+  uint16_t next_seq_ = 0;  // the next frame to play
+  uint16_t newest_ = 0;    // highest sequence stored
+  uint32_t target_;
+  bool stall_ = false;
+  uint32_t dry_ = 0;  // consecutive pops with nothing buffered
+  uint32_t window_pops_ = 0;
+  uint32_t window_min_depth_ = UINT32_MAX;
+  uint32_t pops_since_late_ = 0;
+  bool have_transit_ = false;
+  int64_t last_transit_us_ = 0;
+  double jitter_us_ = 0;
+  JitterStats stats_;
+  std::array<Slot, kSlots> slots_;
+};
+
+}  // namespace anchord::media::internal
