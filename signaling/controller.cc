@@ -105,7 +105,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   std::optional<media::RemoteMedia> chosen;
   if (offer) chosen = ChooseAudio(*offer);
   if (!chosen) {
-    std::string why = offer ? "no PCMU or PCMA audio in the offer" : offer.error().message;
+    std::string why = offer ? "no supported audio codec in the offer" : offer.error().message;
     Log(Level::kWarning, Subsys::kSip, "call rejected with 488: " + why,
         {{"CALL_ID", CallIdOf(invite)}, {"PEER", source.host}});
     Respond(tx, invite, 488, NewTag());

@@ -274,7 +274,7 @@ std::vector<int> DistinctStatuses(const SipTestPeer& peer, const std::string& me
 }
 
 // (1) RFC 3725 Flow IV with anchored media: the caller gets 100, 180, then 200 with the
-// server's SDP; the position is offered the server's SDP (PCMU and PCMA, R6881-ED-72) and
+// server's SDP; the position is offered the server's SDP (PCMU and PCMA first, R6881-ED-72) and
 // ACKed (R3261-13.2.2.4); the media plane binds, points and connects both legs.
 TEST_F(ControllerTest, AnsweredCallConnectsCallerAndPosition) {
   ControllerOptions options;
