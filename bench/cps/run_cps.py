@@ -3,7 +3,7 @@
 
 Phases (each a fresh anchord and fresh sipp positions, so osip's lingering transactions of one
 phase never load the next):
-  ramp     RATES cps for STEP seconds each, stopping after the first failing step; a step
+  ramp     RATES cps for STEP (40) seconds each, stopping after the first failing step; a step
            passes with 0 failed calls, every call created on time and p99 setup < 50 ms
   sustain  SUSTAIN seconds at 1000 cps, or at the highest passing ramp rate if 1000 failed
   soak     SOAK_CALLS calls at that rate (stopped after SOAK_MAX seconds whatever happens):
@@ -326,7 +326,10 @@ def figures(d, rate, calls, rc, caller_cpu, s0, s1, rows, uas_stats, anchord):
          "rss_max_kib": max((x["rss_kib"] or 0) for x in rows + [s1]),
          "anchord_exit": anchord.returncode,
          "log_warnings": count_in_file(os.path.join(d, "anchord.err"), " warning "),
-         "log_486": count_in_file(os.path.join(d, "anchord.err"), "rejected with 486")}
+         "log_486": count_in_file(os.path.join(d, "anchord.err"), "rejected with 486"),
+         # positions send no RTP and rtp_timeout_ms is 60 s: any such line is a false alarm
+         "false_rtp_timeouts": count_in_file(os.path.join(d, "anchord.err"),
+                                             "no RTP from the position")}
     if r["anchord_cpu_pct"] is not None and r["signaling_thread_pct"] is not None:
         r["other_threads_pct"] = round(r["anchord_cpu_pct"] - r["signaling_thread_pct"], 1)
     r["others_on_machine_pct"] = round(r["machine_busy_pct"] - (r["anchord_cpu_pct"] or 0) -
@@ -358,7 +361,8 @@ def summary_line(r):
             f"{r['caller_cpu_pct']}%, positions {r['positions_cpu_pct']}%, machine "
             f"{r['machine_busy_pct']}%/200, RSS {r['rss_start_kib']}->{r['rss_end_kib']} KiB "
             f"(max {r['rss_max_kib']}, growth after 40 s {r['rss_growth_pct']}%), retrans "
-            f"{r['retransmissions']}, 486s {r['log_486']} -> {'PASS' if r['passed'] else 'FAIL'}")
+            f"{r['retransmissions']}, 486s {r['log_486']}, false RTP timeouts {r['false_rtp_timeouts']}"
+            f" -> {'PASS' if r['passed'] else 'FAIL'}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,9 +457,10 @@ def parse_args():
     ap.add_argument("--out", help="result dir (default: a new /tmp/anchord-cps-* dir)")
     ap.add_argument("--phases", default="ramp,sustain,soak",
                     help="comma list of ramp,sustain,soak,profile,callgrind")
-    ap.add_argument("--rates", default="50,100,200,400,700,1000")
-    ap.add_argument("--step-s", type=float, default=15)
-    ap.add_argument("--refine", type=int, default=2, help="bisection steps after the ramp")
+    ap.add_argument("--rates", default="50,70,100,140,200,400,700,1000")
+    ap.add_argument("--step-s", type=float, default=40,
+                    help="ramp step length; under 32 s (osip timer J) misses the steady state")
+    ap.add_argument("--refine", type=int, default=1, help="bisection steps after the ramp")
     ap.add_argument("--rate", type=int, help="skip the ramp: sustain/soak at this rate")
     ap.add_argument("--sustain-s", type=float, default=60)
     ap.add_argument("--soak-calls", type=int, default=100000)
