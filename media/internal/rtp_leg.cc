@@ -188,8 +188,8 @@ bool RtpLeg::ConsiderLatch(const sockaddr_in& from, uint32_t ssrc, uint16_t seq,
     c = {from, ssrc, seq, 1};
   }
   c.seq = seq;
-  const uint64_t quiet_since = last_current_us_ != 0 ? last_current_us_ : 0;
-  const uint64_t quiet = now_us > quiet_since ? now_us - quiet_since : 0;
+  // Never heard from the current source: it has been quiet since forever.
+  const uint64_t quiet = now_us > last_current_us_ ? now_us - last_current_us_ : 0;
   const bool ssrc_ok = !have_ssrc_ || ssrc == ssrc_in_ || quiet >= kLatchAnySsrcUs;
   if (c.count < kLatchPackets || quiet < kLatchQuietUs || !ssrc_ok) return false;
   current_ = from;

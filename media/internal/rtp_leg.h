@@ -111,7 +111,6 @@ class RtpLeg {
   bool have_ssrc_ = false;
   uint32_t ssrc_in_ = 0;
   uint64_t last_current_us_ = 0;  // last packet from the current source (0 = never)
-  uint64_t remote_set_us_ = 0;
   struct Candidate {
     sockaddr_in from{};
     uint32_t ssrc = 0;

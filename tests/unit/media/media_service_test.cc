@@ -194,6 +194,12 @@ TEST_F(MediaServiceTest, TwoPartiesHearEachOtherBitExact) {
   EXPECT_EQ(counters.rtp_garbage, 0u);
   EXPECT_EQ(counters.rtp_foreign_source, 0u);
   EXPECT_GT(service_->MinTickCount(), 50u);
+  // The tick histogram (issue 4): every tick measured, percentiles ordered and plausible.
+  EXPECT_GE(counters.ticks_measured, service_->MinTickCount());
+  EXPECT_GT(counters.tick_work_p99_us, 0u);
+  EXPECT_LE(counters.tick_work_p50_us, counters.tick_work_p99_us);
+  EXPECT_LE(counters.tick_late_p50_us, counters.tick_late_p99_us);
+  EXPECT_EQ(counters.rtp_lost, 0u);
 }
 
 TEST_F(MediaServiceTest, HoldToneAfterDisconnectKeepsTheStream) {
