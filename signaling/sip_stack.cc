@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace anchord::signaling {
@@ -93,6 +94,11 @@ std::string RawBadRequest(std::string_view text) {
          "Server: anchord\r\nContent-Length: 0\r\n\r\n";
 }
 
+bool IsFinalSentCallback(int type) {
+  return type >= OSIP_NIST_STATUS_2XX_SENT && type <= OSIP_NIST_STATUS_6XX_SENT &&
+         type != OSIP_NIST_STATUS_2XX_SENT_AGAIN;
+}
+
 bool IsRequestCallback(int type) {
   return type == OSIP_IST_INVITE_RECEIVED ||
          (type >= OSIP_NIST_REGISTER_RECEIVED && type <= OSIP_NIST_UNKNOWN_REQUEST_RECEIVED);
@@ -120,8 +126,8 @@ Result<std::unique_ptr<SipStack>> SipStack::Create(core::EventLoop& loop, SipTra
     osip_set_kill_transaction_callback(o, type, &SipStack::KillCallback);
   }
   for (int type = 0; type < OSIP_MESSAGE_CALLBACK_COUNT; ++type) {
-    if (IsRequestCallback(type) || IsResponseCallback(type) || type == OSIP_ICT_STATUS_TIMEOUT ||
-        type == OSIP_NICT_STATUS_TIMEOUT) {
+    if (IsRequestCallback(type) || IsResponseCallback(type) || IsFinalSentCallback(type) ||
+        type == OSIP_ICT_STATUS_TIMEOUT || type == OSIP_NICT_STATUS_TIMEOUT) {
       osip_set_message_callback(o, type, &SipStack::MessageCallback);
     }
   }
@@ -164,7 +170,8 @@ void SipStack::Receive(const InboundMessage& message) {
   } else {
     HandleResponse(event);
   }
-  if (!pumping_) Pump();
+  // One pump per loop wakeup, however many datagrams the transport read in it.
+  SchedulePump();
 }
 
 void SipStack::HandleRequest(osip_event_t* event, const InboundMessage& message) {
@@ -172,6 +179,10 @@ void SipStack::HandleRequest(osip_event_t* event, const InboundMessage& message)
   osip_message_t* sip = event->sip;
   osip_message_fix_last_via_header(sip, message.source.host.c_str(), message.source.port);
   std::string key = ServerKey(sip);
+  if (AnswerFromCompleted(key, sip)) {
+    osip_event_free(event);
+    return;
+  }
   if (auto it = index_.find(key); it != index_.end() && MSG_IS_ACK(sip) == 0) {
     osip_transaction_add_event(transactions_.at(it->second).tr, event);  // retransmission
     return;
@@ -270,6 +281,50 @@ void SipStack::ApplyT1(osip_transaction_t* tr) const {
   }
 }
 
+// A NIST's final response went out: remember it for retransmitted requests (timer J) and let
+// the osip transaction go after this pump.
+void SipStack::Retire(osip_transaction_t* tr) {
+  auto it = transactions_.find(tr->transactionid);
+  if (it == transactions_.end() || !tr->last_response) return;
+  const bool reliable = it->second.peer.transport != core::Transport::kUdp;
+  const uint64_t expires = reliable ? 0 : core::MonotonicUs() + 64ull * t1_ms_ * 1000;
+  if (expires) {
+    completed_[it->second.key] = Completed{ToText(tr->last_response), it->second.peer, expires};
+    completed_expiry_.emplace_back(expires, it->second.key);
+  }
+  finished_.push_back(tr->transactionid);
+}
+
+void SipStack::RetireFinished() {
+  for (TxId id : finished_) {
+    auto it = transactions_.find(id);
+    if (it == transactions_.end()) continue;
+    osip_transaction_t* tr = it->second.tr;
+    if (auto idx = index_.find(it->second.key); idx != index_.end() && idx->second == id) {
+      index_.erase(idx);
+    }
+    transactions_.erase(it);
+    osip_remove_transaction(osip_, tr);
+    garbage_.push_back(tr);
+  }
+  finished_.clear();
+  const uint64_t now = core::MonotonicUs();
+  while (!completed_expiry_.empty() && completed_expiry_.front().first <= now) {
+    auto c = completed_.find(completed_expiry_.front().second);
+    if (c != completed_.end() && c->second.expires_us <= now) completed_.erase(c);
+    completed_expiry_.pop_front();
+  }
+}
+
+bool SipStack::AnswerFromCompleted(const std::string& key, const osip_message_t* request) {
+  if (MSG_IS_ACK(request)) return false;
+  auto it = completed_.find(key);
+  if (it == completed_.end() || it->second.expires_us <= core::MonotonicUs()) return false;
+  ++counters_.retransmissions_answered;
+  (void)transport_.Send(it->second.peer, it->second.response);
+  return true;
+}
+
 TxId SipStack::Track(osip_transaction_t* tr, std::string key, const PeerAddress& peer) {
   TxId id = tr->transactionid;
   index_[key] = id;
@@ -365,6 +420,7 @@ void SipStack::Pump() {
     osip_timers_gettimeout(osip_, &next);
     if (next.tv_sec != 0 || next.tv_usec != 0) break;
   }
+  RetireFinished();
   for (auto* tr : garbage_) osip_transaction_free2(tr);
   garbage_.clear();
   pumping_ = false;
@@ -426,7 +482,12 @@ void SipStack::MessageCallback(int type, osip_transaction_t* tr, osip_message_t*
   if (IsRequestCallback(type)) {
     self->handler_.OnRequest(tr->transactionid, m, it->second.peer);
   } else if (IsResponseCallback(type)) {
+    // A NICT's final response ends its work: timer K only absorbs retransmitted responses,
+    // which OnStrayResponse ignores just as well.
+    if (tr->nict_context && m->status_code >= 200) self->finished_.push_back(tr->transactionid);
     self->handler_.OnResponse(tr->transactionid, m);
+  } else if (IsFinalSentCallback(type)) {
+    self->Retire(tr);
   } else {
     self->handler_.OnClientFailure(tr->transactionid, 408);
   }

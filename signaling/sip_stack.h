@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -41,8 +42,9 @@ class SipStackHandler {
 };
 
 struct SipCounters {
-  uint64_t malformed = 0;         // unparsable or missing mandatory headers
-  uint64_t bad_request_sent = 0;  // 400 answers to malformed requests
+  uint64_t retransmissions_answered = 0;  // requests answered from the completed cache
+  uint64_t malformed = 0;                 // unparsable or missing mandatory headers
+  uint64_t bad_request_sent = 0;          // 400 answers to malformed requests
   uint64_t requests = 0;
   uint64_t responses = 0;
   uint64_t stray = 0;
@@ -83,12 +85,20 @@ class SipStack {
 
   const SipCounters& counters() const { return counters_; }
   size_t live_transactions() const { return transactions_.size(); }
+  size_t completed_transactions() const { return completed_.size(); }
 
  private:
   struct TxInfo {
     osip_transaction_t* tr = nullptr;
     std::string key;
     PeerAddress peer;  // where responses (server) or requests (client) go
+  };
+  // A non-INVITE server transaction after its final response (RFC 3261 §17.2.2 Completed):
+  // kept here, not in osip, so osip's lists hold only transactions still at work.
+  struct Completed {
+    std::string response;  // the final response, re-sent to every retransmitted request
+    PeerAddress peer;
+    uint64_t expires_us = 0;  // timer J: 64*T1 over UDP, 0 over TCP
   };
 
   SipStack(core::EventLoop& loop, SipTransport& transport, SipStackHandler& handler);
@@ -101,6 +111,9 @@ class SipStack {
                        const std::string& why);
   TxId Track(osip_transaction_t* tr, std::string key, const PeerAddress& peer);
   void ApplyT1(osip_transaction_t* tr) const;
+  void Retire(osip_transaction_t* tr);
+  void RetireFinished();
+  bool AnswerFromCompleted(const std::string& key, const osip_message_t* request);
 
   static int SendCallback(osip_transaction_t* tr, osip_message_t* m, char* host, int port, int);
   static void KillCallback(int type, osip_transaction_t* tr);
@@ -117,6 +130,9 @@ class SipStack {
   std::unordered_map<std::string, TxId> index_;  // key -> transaction
   std::unordered_map<TxId, TxInfo> transactions_;
   std::vector<osip_transaction_t*> garbage_;  // killed, freed after the pump
+  std::vector<TxId> finished_;                // NIST after their final response, NICT after theirs
+  std::unordered_map<std::string, Completed> completed_;
+  std::deque<std::pair<uint64_t, std::string>> completed_expiry_;  // (expires_us, key), FIFO
   SipCounters counters_;
   uint32_t t1_ms_ = 500;
 };
