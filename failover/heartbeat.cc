@@ -1,5 +1,6 @@
 #include "failover/heartbeat.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/clock.h"
@@ -28,21 +29,30 @@ void HeartbeatMonitor::Start() {
 }
 
 void HeartbeatMonitor::Tick() {
-  for (Position& p : registry_.all()) {
-    State& s = states_[p.id.value - 1];
-    if (s.probing) continue;  // its own timeout reports it; never two probes at once
-    s.probing = true;
-    std::weak_ptr<bool> alive = alive_;
-    PositionId id = p.id;
-    prober_.Probe(p, heartbeat_ms_, [this, alive, id](bool ok) {
-      if (!alive.expired()) OnResult(id, ok);
-    });
-  }
-  // Absolute deadlines: the probe rate does not drift with the time spent sending.
-  next_tick_us_ += heartbeat_ms_ * core::kUsPerMs;
+  std::vector<Position>& all = registry_.all();
+  if (all.empty()) return;
+  ProbeOne(all[next_position_ % all.size()]);
+  next_position_ = (next_position_ + 1) % all.size();
+  // Absolute deadlines: the probe rate does not drift with the time spent sending. Each
+  // position is still probed once per heartbeat_ms.
+  next_tick_us_ += heartbeat_ms_ * core::kUsPerMs / all.size();
   uint64_t now = core::MonotonicUs();
   if (next_tick_us_ < now) next_tick_us_ = now;
   timer_.ArmAt(next_tick_us_);
+}
+
+void HeartbeatMonitor::ProbeOne(Position& p) {
+  State& s = states_[p.id.value - 1];
+  if (s.probing) return;  // its own timeout reports it; never two probes at once
+  s.probing = true;
+  std::weak_ptr<bool> alive = alive_;
+  PositionId id = p.id;
+  // The timeout ends a little before the position's next turn, so a dead position's probes
+  // never overlap and `misses` failures take `misses` intervals.
+  const uint32_t timeout_ms = std::max<uint32_t>(1, heartbeat_ms_ - heartbeat_ms_ / 10);
+  prober_.Probe(p, timeout_ms, [this, alive, id](bool ok) {
+    if (!alive.expired()) OnResult(id, ok);
+  });
 }
 
 void HeartbeatMonitor::OnResult(PositionId id, bool alive) {

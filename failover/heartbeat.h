@@ -1,7 +1,9 @@
 // HeartbeatMonitor: probes every position every `heartbeat_ms` (SIP OPTIONS, sent by whoever
 // implements Prober) with a timeout of the same length — never osip's 32 s timer F — and marks
 // a position down after `misses` consecutive failures, up again on the next success
-// (HB-OPT-1, R3261-11.2-a, NENA-3.1.2.3-a).
+// (HB-OPT-1, R3261-11.2-a, NENA-3.1.2.3-a). The probes are spread evenly over the interval
+// (one position every heartbeat_ms / positions), so 64 positions do not answer in one burst
+// in front of a caller's INVITE.
 //
 // Threading: signaling thread only.
 #pragma once
@@ -48,6 +50,7 @@ class HeartbeatMonitor {
     bool probing = false;
   };
   void Tick();
+  void ProbeOne(Position& p);
   void OnResult(PositionId id, bool alive);
 
   PositionRegistry& registry_;
@@ -58,6 +61,7 @@ class HeartbeatMonitor {
   std::vector<State> states_;
   core::Timer timer_;
   uint64_t next_tick_us_ = 0;
+  size_t next_position_ = 0;  // round robin over the registry
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
