@@ -99,14 +99,9 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
     }
   }
   Respond(tx, invite, 100);
-  std::optional<std::string> sdp_text = SdpBody(invite);
-  Result<SessionDescription> offer =
-      sdp_text ? ParseSdp(*sdp_text) : Result<SessionDescription>(Fail("no SDP offer"));
-  std::optional<media::RemoteMedia> chosen;
-  if (offer) chosen = ChooseAudio(*offer);
-  if (!chosen) {
-    std::string why = offer ? "no supported audio codec in the offer" : offer.error().message;
-    Log(Level::kWarning, Subsys::kSip, "call rejected with 488: " + why,
+  Result<NegotiatedAudio> offer = NegotiateAudio(SdpBody(invite));
+  if (!offer) {
+    Log(Level::kWarning, Subsys::kSip, "call rejected with 488: " + offer.error().message,
         {{"CALL_ID", CallIdOf(invite)}, {"PEER", source.host}});
     Respond(tx, invite, 488, NewTag());
     return;
@@ -116,8 +111,8 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   call.id = CallId{next_id_++};
   call.invite = Clone(invite);
   call.invite_tx = tx;
-  call.offer = std::move(*offer);
-  call.caller_media = *chosen;
+  call.offer = std::move(offer->sdp);
+  call.caller_media = offer->audio;
   call.emergency = ExtractEmergencyData(invite);
   call.sip_call_id = CallIdOf(invite);
   call.max_forwards = max_forwards - 1;
@@ -304,16 +299,13 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
 // A re-INVITE is absorbed by the server (anchored media): the peer's new address is used and
 // the answer is the leg's unchanged SDP (same o= version: nothing changed on our side).
 void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite) {
-  std::optional<std::string> text = SdpBody(invite);
-  if (text) {
-    Result<SessionDescription> offer = ParseSdp(*text);
-    std::optional<media::RemoteMedia> chosen;
-    if (offer) chosen = ChooseAudio(*offer);
-    if (!chosen) {
+  if (std::optional<std::string> text = SdpBody(invite)) {
+    Result<NegotiatedAudio> offer = NegotiateAudio(text);
+    if (!offer) {
       Respond(tx, invite, 488);
       return;
     }
-    media_.SetRemote(leg.id, *chosen);
+    media_.SetRemote(leg.id, offer->audio);
   }
   MessagePtr answer = MakeResponse(invite, 200);
   osip_message_set_contact(answer.get(),
@@ -438,13 +430,19 @@ void Controller::OnPositionProvisional(Leg& leg, const osip_message_t* response)
   }
 }
 
-void Controller::OnPositionAnswer(Leg& leg, const osip_message_t* response) {
+// A 2xx to an INVITE we sent: the dialog is confirmed with the peer's tag, Contact and
+// Record-Route, and ACKed at once (the ICT ends with the 2xx, RFC 6026).
+void Controller::ConfirmUacDialog(Leg& leg, const osip_message_t* response) {
   invite_txs_.erase(leg.invite_tx);
   leg.dialog.remote_tag = ToTag(response);
   leg.dialog.remote_party = FromToText(response->to);
   LearnRoute(leg.dialog, response, true, leg.dialog.peer.transport);
   SendAck(leg, response);
   leg.confirmed = true;
+}
+
+void Controller::OnPositionAnswer(Leg& leg, const osip_message_t* response) {
+  ConfirmUacDialog(leg, response);
   Call* call = FindCall(leg.call);
   if (leg.abandoned || !call || call->position_leg != leg.id) {
     SendBye(leg, "call no longer offered");
@@ -452,12 +450,8 @@ void Controller::OnPositionAnswer(Leg& leg, const osip_message_t* response) {
     DestroyLeg(leg.id);
     return;
   }
-  std::optional<std::string> text = SdpBody(response);
-  Result<SessionDescription> answer =
-      text ? ParseSdp(*text) : Result<SessionDescription>(Fail("no SDP answer"));
-  std::optional<media::RemoteMedia> chosen;
-  if (answer) chosen = ChooseAudio(*answer);
-  if (!chosen) {
+  Result<NegotiatedAudio> answer = NegotiateAudio(SdpBody(response));
+  if (!answer) {
     Log(Level::kWarning, Subsys::kSip, "position answered without usable SDP; trying the next",
         {{"CALL_ID", call->sip_call_id}, {"POSITION", positions_.Find(leg.position)->name}});
     SendBye(leg, "no common codec");
@@ -465,7 +459,7 @@ void Controller::OnPositionAnswer(Leg& leg, const osip_message_t* response) {
     return;
   }
   call->ring_timer->Cancel();
-  media_.SetRemote(leg.id, *chosen);
+  media_.SetRemote(leg.id, answer->audio);
   positions_.SetActivity(leg.position, Activity::kBusy, call->id, core::MonotonicUs());
   if (!call->answered) {
     AnswerCaller(*call);

@@ -114,6 +114,7 @@ class Controller : public SipStackHandler,
   bool OfferToPosition(Call& call, PositionId position);
   MessagePtr MakePositionInvite(const Call& call, Leg& leg, const failover::Position& p);
   void OnPositionProvisional(Leg& leg, const osip_message_t* response);
+  void ConfirmUacDialog(Leg& leg, const osip_message_t* response);
   void OnPositionAnswer(Leg& leg, const osip_message_t* response);
   void OnPositionAttemptFailed(Leg& leg, int status_code);
   void OnRingTimeout(CallId call_id);

@@ -95,25 +95,16 @@ void Controller::OnPartyResponse(Leg& leg, const osip_message_t* response) {
     }
     return;
   }
-  invite_txs_.erase(leg.invite_tx);
-  leg.dialog.remote_tag = ToTag(response);
-  leg.dialog.remote_party = FromToText(response->to);
-  LearnRoute(leg.dialog, response, true, leg.dialog.peer.transport);
-  SendAck(leg, response);
-  leg.confirmed = true;
+  ConfirmUacDialog(leg, response);
   Call* call = FindCall(leg.call);
-  std::optional<std::string> text = SdpBody(response);
-  Result<SessionDescription> answer =
-      text ? ParseSdp(*text) : Result<SessionDescription>(Fail("no SDP answer"));
-  std::optional<media::RemoteMedia> chosen;
-  if (answer) chosen = ChooseAudio(*answer);
-  if (leg.abandoned || !call || !chosen) {
-    SendBye(leg, chosen ? "call no longer offered" : "no common codec");
+  Result<NegotiatedAudio> answer = NegotiateAudio(SdpBody(response));
+  if (leg.abandoned || !call || !answer) {
+    SendBye(leg, answer ? "call no longer offered" : "no common codec");
     if (call && !leg.abandoned) return OnPartyFailed(leg, 488);
     DestroyLeg(leg.id);
     return;
   }
-  media_.SetRemote(leg.id, *chosen);
+  media_.SetRemote(leg.id, answer->audio);
   media_.Connect(leg.id);
   if (!call->third_party) return;
   if (call->parties.size() == 1) {  // A answered: ringback while B is called

@@ -249,4 +249,13 @@ std::string LocalSdp::Answer(const media::LocalMedia& local, const SessionDescri
   return out;
 }
 
+Result<NegotiatedAudio> NegotiateAudio(const std::optional<std::string>& sdp_text) {
+  if (!sdp_text) return Fail("no SDP");
+  Result<SessionDescription> sdp = ParseSdp(*sdp_text);
+  if (!sdp) return Fail(sdp.error().message);
+  std::optional<media::RemoteMedia> audio = ChooseAudio(*sdp);
+  if (!audio) return Fail("no supported audio codec");
+  return NegotiatedAudio{std::move(*sdp), *audio};
+}
+
 }  // namespace anchord::signaling

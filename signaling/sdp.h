@@ -46,6 +46,14 @@ Result<SessionDescription> ParseSdp(std::string_view text);
 // nullopt when nothing is usable (G.729 only, CN only ...): the caller answers 488.
 std::optional<media::RemoteMedia> ChooseAudio(const SessionDescription& sdp);
 
+// A peer's SDP parsed and its audio chosen (ParseSdp + ChooseAudio). Errors: no SDP at all,
+// SDP that does not parse, or no supported audio codec; the caller answers 488.
+struct NegotiatedAudio {
+  SessionDescription sdp;
+  media::RemoteMedia audio;
+};
+Result<NegotiatedAudio> NegotiateAudio(const std::optional<std::string>& sdp_text);
+
 // The server's side of one leg's SDP: session id fixed per leg, version +1 on every new SDP.
 class LocalSdp {
  public:

@@ -164,4 +164,18 @@ Result<std::unique_ptr<Encoder>> CreateEncoder(const CodecSpec& spec, int bridge
   return std::make_unique<internal::ResamplingEncoder>(std::move(*encoder), std::move(*resampler));
 }
 
+CodecSpec SpecFor(Codec codec) {
+  switch (codec) {
+    case Codec::kPcmu:
+      return {CodecId::kPcmu, 8000, 1};
+    case Codec::kPcma:
+      return {CodecId::kPcma, 8000, 1};
+    case Codec::kG722:
+      return {CodecId::kG722, 8000, 1};  // RTP clock 8000 (RFC 3551), audio 16 kHz
+    case Codec::kOpus:
+      return {CodecId::kOpus, 48000, 2};
+  }
+  return {};
+}
+
 }  // namespace anchord::media::codec

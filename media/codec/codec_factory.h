@@ -15,6 +15,7 @@
 
 #include "core/result.h"
 #include "media/codec/codec.h"
+#include "media/media_plane.h"
 
 namespace anchord::media::codec {
 
@@ -28,6 +29,8 @@ struct CodecSpec {
 // case-insensitively (RFC 4855 3). Accepted: PCMU/8000, PCMA/8000, G722/8000 (channels absent
 // or 1) and opus/48000/2 (also /1 or absent, leniently). Anything else is an error naming it.
 Result<CodecSpec> ParseRtpmap(std::string_view encoding);
+// The spec of a codec negotiated on a leg (media_plane.h): its id, RTP clock and channels.
+CodecSpec SpecFor(Codec codec);
 
 // The codec of a static payload type used without an rtpmap (RFC 3551 table 4): 0 PCMU,
 // 8 PCMA, 9 G722. nullopt for any other type.

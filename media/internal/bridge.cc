@@ -27,19 +27,6 @@ namespace {
 constexpr int kOpusInitialLossPercent = 10;
 constexpr uint64_t kRtcpPollTicks = 50;
 
-codec::CodecSpec SpecOf(Codec codec) {
-  switch (codec) {
-    case Codec::kPcmu:
-      return {codec::CodecId::kPcmu, 8000, 1};
-    case Codec::kPcma:
-      return {codec::CodecId::kPcma, 8000, 1};
-    case Codec::kG722:
-      return {codec::CodecId::kG722, 8000, 1};
-    case Codec::kOpus:
-      return {codec::CodecId::kOpus, 48000, 2};
-  }
-  return {};
-}
 
 bool IsG711(Codec codec) { return codec == Codec::kPcmu || codec == Codec::kPcma; }
 
@@ -84,7 +71,7 @@ void Bridge::RemoveLeg(LegId id) {
 
 bool Bridge::BuildCodecs(LegState& leg) {
   if (!leg.rtp->has_remote()) return true;
-  const codec::CodecSpec spec = SpecOf(leg.rtp->codec());
+  const codec::CodecSpec spec = codec::SpecFor(leg.rtp->codec());
   auto decoder = codec::CreateDecoder(spec, rate_hz_);
   auto encoder = codec::CreateEncoder(spec, rate_hz_);
   if (!decoder || !encoder) return false;
@@ -97,7 +84,7 @@ bool Bridge::BuildCodecs(LegState& leg) {
 void Bridge::UpdateRate() {
   int rate = 8000;
   for (auto& leg : legs_) {
-    if (leg->rtp->has_remote() && codec::IsWideband(SpecOf(leg->rtp->codec()).id)) rate = 16000;
+    if (leg->rtp->has_remote() && codec::IsWideband(codec::SpecFor(leg->rtp->codec()).id)) rate = 16000;
   }
   if (rate == rate_hz_) return;
   // A rate change is a control event (a wideband leg joins or leaves): rebuild every leg's

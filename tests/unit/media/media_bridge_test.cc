@@ -61,19 +61,6 @@ class Events : public MediaEvents {
   std::map<uint64_t, std::string> tty_;
 };
 
-codec::CodecSpec Spec(Codec c) {
-  switch (c) {
-    case Codec::kPcmu:
-      return {codec::CodecId::kPcmu, 8000, 1};
-    case Codec::kPcma:
-      return {codec::CodecId::kPcma, 8000, 1};
-    case Codec::kG722:
-      return {codec::CodecId::kG722, 8000, 1};
-    case Codec::kOpus:
-      return {codec::CodecId::kOpus, 48000, 2};
-  }
-  return {};
-}
 int NativeRate(Codec c) { return c == Codec::kPcmu || c == Codec::kPcma ? 8000 : 16000; }
 uint8_t Pt(Codec c) {
   switch (c) {
@@ -123,8 +110,8 @@ class Phone {
     socklen_t len = sizeof addr;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
-    encoder_ = std::move(*codec::CreateEncoder(Spec(codec), NativeRate(codec)));
-    decoder_ = std::move(*codec::CreateDecoder(Spec(codec), NativeRate(codec)));
+    encoder_ = std::move(*codec::CreateEncoder(codec::SpecFor(codec), NativeRate(codec)));
+    decoder_ = std::move(*codec::CreateDecoder(codec::SpecFor(codec), NativeRate(codec)));
   }
   ~Phone() { close(fd_); }
   uint16_t port() const { return port_; }
