@@ -88,8 +88,10 @@ class Supervisor {
   void OnStatusTimer() {
     size_t up = 0;
     for (const auto& p : positions_.all()) up += p.health == failover::Health::kUp;
-    sd_notifyf(0, "STATUS=%zu calls, %zu of %zu positions up", controller_.active_calls(), up,
-               positions_.all().size());
+    sd_notifyf(0,
+               "STATUS=%zu calls, %zu of %zu positions up, %zu SIP transactions (+%zu completed)",
+               controller_.active_calls(), up, positions_.all().size(), stack_.live_transactions(),
+               stack_.completed_transactions());
     ReportCounters();
     status_timer_.ArmIn(1'000'000);
   }

@@ -134,6 +134,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   LearnRoute(d, invite, false, source.transport);
   caller.response_peer = source;
   dialogs_[DialogKey(d.call_id, d.local_tag)] = caller.id;
+  caller.invite_tx = tx;  // DestroyLeg() forgets the mapping by it
   invite_txs_[tx] = caller.id;
 
   Log(Level::kNotice, Subsys::kSip, "call start",

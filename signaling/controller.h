@@ -67,6 +67,11 @@ class Controller : public SipStackHandler,
   void SetThirdParty(ThirdPartyController* third_party);
 
   size_t active_calls() const { return calls_.size(); }
+  // Everything the controller tracks; all zero once no call is up (leak checks in tests).
+  struct Sizes {
+    size_t calls, legs, dialogs, invite_transactions;
+  };
+  Sizes sizes() const { return {calls_.size(), legs_.size(), dialogs_.size(), invite_txs_.size()}; }
 
   // SipStackHandler
   void OnRequest(TxId tx, const osip_message_t* request, const PeerAddress& source) override;

@@ -448,9 +448,11 @@ void SipStack::SchedulePump() {
 void SipStack::ArmTimer() {
   timeval next{};
   osip_timers_gettimeout(osip_, &next);
-  uint64_t delay_us =
-      static_cast<uint64_t>(next.tv_sec) * 1'000'000u + static_cast<uint64_t>(next.tv_usec);
-  timer_.ArmIn(delay_us);
+  uint64_t at_us = core::MonotonicUs() + static_cast<uint64_t>(next.tv_sec) * 1'000'000u +
+                   static_cast<uint64_t>(next.tv_usec);
+  // Completed transactions expire on our own clock (timer J), also when no traffic comes.
+  if (!completed_expiry_.empty()) at_us = std::min(at_us, completed_expiry_.front().first);
+  timer_.ArmAt(at_us);
 }
 
 int SipStack::SendCallback(osip_transaction_t* tr, osip_message_t* m, char*, int, int) {

@@ -952,5 +952,21 @@ TEST_F(ControllerTest, AttendedTransferCarriesReplaces) {
   EXPECT_EQ(invite->substr(0, invite->find("\r\n")).find("Replaces"), std::string::npos);
 }
 
+// Nothing of an ended call stays behind (the call-setup soak's memory must stay flat).
+TEST_F(ControllerTest, AnEndedCallLeavesNothingTracked) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  caller_.SendTo(StackPort(),
+                 CallerRequest("BYE", 2, call.caller_invite, call.caller_ok, "z9hG4bK-bye-all"));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "BYE")));
+  driver_->RunFor(50'000);
+  Controller::Sizes sizes = controller_->sizes();
+  EXPECT_EQ(sizes.calls, 0u);
+  EXPECT_EQ(sizes.legs, 0u);
+  EXPECT_EQ(sizes.dialogs, 0u);
+  EXPECT_EQ(sizes.invite_transactions, 0u);
+}
+
 }  // namespace
 }  // namespace anchord::signaling

@@ -392,5 +392,44 @@ TEST_F(SipStackTest, ConfiguredT1DrivesRetransmissionAndTimeout) {
   EXPECT_GE(silent.count(IsRequest("OPTIONS")), 3u);
 }
 
+// RFC 3261 §17.2.2: a completed non-INVITE server transaction answers a retransmitted request
+// with its final response until timer J (64*T1) and is then forgotten; it no longer sits in
+// osip's lists meanwhile.
+TEST_F(SipStackTest, CompletedNistAnswersRetransmissionsThenExpires) {
+  stack_->SetT1(10);  // timer J = 640 ms
+  handler_.on_request = [&](const RecordingHandler::Request& r, const osip_message_t* request) {
+    if (r.method == "BYE") stack_->Respond(r.tx, MakeResponse(request, 200));
+  };
+  const std::string bye = InviteCompanion("BYE", "z9hG4bK-bye-j", "bye-j", "uas");
+  peer_.SendTo(StackPort(), bye);
+  ASSERT_TRUE(driver_->WaitFor(peer_, IsResponse(200, "BYE")));
+  ASSERT_TRUE(driver_->RunUntil([&] { return stack_->live_transactions() == 0; }, 1'000'000));
+  EXPECT_EQ(stack_->completed_transactions(), 1u);
+  peer_.SendTo(StackPort(), bye);  // a retransmission: the same 200 again, no new request
+  ASSERT_TRUE(driver_->WaitFor(peer_, IsResponse(200, "BYE")));
+  EXPECT_EQ(handler_.requests.size(), 1u);
+  EXPECT_EQ(stack_->counters().retransmissions_answered, 1u);
+  ASSERT_TRUE(driver_->RunUntil([&] { return stack_->completed_transactions() == 0; }, 2'000'000))
+      << "the completed transaction outlived timer J";
+}
+
+// Under steady traffic the cache holds about timer J's worth of transactions, not all of them.
+TEST_F(SipStackTest, CompletedCacheStaysBoundedUnderTraffic) {
+  stack_->SetT1(10);  // timer J = 640 ms
+  handler_.on_request = [&](const RecordingHandler::Request& r, const osip_message_t* request) {
+    if (r.method == "BYE") stack_->Respond(r.tx, MakeResponse(request, 200));
+  };
+  size_t most = 0;
+  for (int i = 0; i < 30; ++i) {  // one BYE every 50 ms for 1.5 s
+    std::string id = "bye-load-" + std::to_string(i);
+    peer_.SendTo(StackPort(), InviteCompanion("BYE", "z9hG4bK-" + id, id, "uas"));
+    ASSERT_TRUE(driver_->WaitFor(peer_, IsResponse(200, "BYE")));
+    driver_->RunFor(50'000);
+    most = std::max(most, stack_->completed_transactions());
+  }
+  EXPECT_LE(most, 16u);  // 640 ms / 50 ms = 13, and a little slack
+  EXPECT_GE(most, 8u);
+}
+
 }  // namespace
 }  // namespace anchord::signaling
