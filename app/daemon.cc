@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <array>
 #include <string>
 
 #include <systemd/sd-daemon.h>
@@ -99,6 +100,7 @@ class Supervisor {
   // Bad input is counted on the data path and summarised here (DESIGN invariant 4).
   void ReportCounters() {
     media::MediaCounters m = media_.Counters();
+    ReportTicks(m);
     uint64_t bad = m.rtp_garbage + stack_.counters().malformed;
     if (bad == last_bad_) return;
     last_bad_ = bad;
@@ -107,6 +109,23 @@ class Supervisor {
          {"SIP_400_SENT", std::to_string(stack_.counters().bad_request_sent)},
          {"RTP_GARBAGE", std::to_string(m.rtp_garbage)},
          {"RTP_FOREIGN_SOURCE", std::to_string(m.rtp_foreign_source)}});
+  }
+
+  // The media ticks' percentiles (since start, all workers; bucket upper bounds in µs), logged
+  // only when one of them moved: a worker falling behind shows in the journal, and benchmarks
+  // read the tick p99 from here (bench/rtp_load). Steady state logs nothing.
+  void ReportTicks(const media::MediaCounters& m) {
+    std::array<uint32_t, 4> now = {m.tick_work_p50_us, m.tick_work_p99_us, m.tick_late_p50_us,
+                                   m.tick_late_p99_us};
+    if (now == last_ticks_pct_) return;
+    last_ticks_pct_ = now;
+    Log(Level::kInfo, Subsys::kMedia, "media tick percentiles changed",
+        {{"TICKS_MEASURED", std::to_string(m.ticks_measured)},
+         {"TICKS_LATE_TOTAL", std::to_string(m.ticks_late)},
+         {"TICK_WORK_P50_US", std::to_string(now[0])},
+         {"TICK_WORK_P99_US", std::to_string(now[1])},
+         {"TICK_LATE_P50_US", std::to_string(now[2])},
+         {"TICK_LATE_P99_US", std::to_string(now[3])}});
   }
 
   // WATCHDOG=1 only while every media worker's tick advances.
@@ -130,6 +149,7 @@ class Supervisor {
   uint64_t watchdog_interval_us_ = 0;
   uint64_t last_ticks_ = UINT64_MAX;
   uint64_t last_bad_ = 0;
+  std::array<uint32_t, 4> last_ticks_pct_{};
 };
 
 int Fatal(const std::string& message) {
@@ -165,6 +185,7 @@ int RunDaemon(const core::Config& config) {
   controller_options.ring_timeout_ms = config.sip.ring_timeout_ms;
   controller_options.rtp_timeout_ms = config.failover.rtp_timeout_ms;
   controller_options.t1_ms = config.sip.t1_ms;
+  controller_options.session_expires_s = config.sip.session_expires_s;
   controller_options.queue_max_calls = config.queue.max_calls;
   controller_options.queue_max_wait_s = config.queue.max_wait_s;
   controller_options.overflow_status = static_cast<int>(config.queue.overflow_status);

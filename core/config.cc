@@ -207,10 +207,19 @@ void ParseListen(Reporter& r, const toml::node& node, std::vector<ListenAddress>
 }
 
 void ParseSip(Reporter& r, const toml::table& t, Config::Sip& sip) {
-  CheckKnownKeys(r, t, "sip", {"listen", "ring_timeout_ms", "t1_ms"});
+  CheckKnownKeys(r, t, "sip", {"listen", "ring_timeout_ms", "t1_ms", "session_expires_s"});
   if (const toml::node* listen = t.get("listen")) ParseListen(r, *listen, sip.listen);
   ReadInt(r, t, "sip", "ring_timeout_ms", 1000, 120000, sip.ring_timeout_ms);
   ReadInt(r, t, "sip", "t1_ms", 50, 5000, sip.t1_ms);
+  uint32_t session_expires = sip.session_expires_s;
+  if (const toml::node* n = ReadInt(r, t, "sip", "session_expires_s", 0, 86400, session_expires)) {
+    if (session_expires != 0 && session_expires < 90) {  // RFC 4028 §4: Min-SE is 90 s
+      r.Add(n->source(), "sip.session_expires_s",
+            "must be 0 (off) or between 90 and 86400, got " + std::to_string(session_expires));
+    } else {
+      sip.session_expires_s = session_expires;
+    }
+  }
 }
 
 void ParseMediaAddress(Reporter& r, const toml::table& t, std::string& out) {

@@ -181,6 +181,13 @@ void Controller::AnswerCaller(Call& call) {
   osip_message_set_contact(
       answer.get(), ("<" + stack_->ContactUri(caller.response_peer.transport) + ">").c_str());
   SetSdpBody(answer.get(), caller.last_sdp);
+  // The caller asked for a session timer: it refreshes (its refreshes are absorbed); anchord
+  // never ends the caller's leg when it stops (DESIGN invariant 1).
+  if (std::string se = HeaderValue(call.invite.get(), "session-expires"); !se.empty()) {
+    const std::string seconds = se.substr(0, se.find(';'));
+    osip_message_set_header(answer.get(), "Session-Expires", (seconds + ";refresher=uac").c_str());
+    osip_message_set_header(answer.get(), "Require", "timer");
+  }
   caller.answer = Clone(answer.get());
   stack_->Respond(call.invite_tx, std::move(answer));
   call.answered = true;
@@ -311,6 +318,12 @@ void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite)
   MessagePtr answer = MakeResponse(invite, 200);
   osip_message_set_contact(answer.get(),
                            ("<" + stack_->ContactUri(leg.dialog.peer.transport) + ">").c_str());
+  // A session refresh (RFC 4028): echo the interval; a position's refresh re-arms our watch.
+  if (std::string se = HeaderValue(invite, "session-expires"); !se.empty()) {
+    osip_message_set_header(answer.get(), "Session-Expires", se.c_str());
+    osip_message_set_header(answer.get(), "Require", "timer");
+  }
+  NoteRefreshFromPeer(leg);
   if (!leg.last_sdp.empty()) SetSdpBody(answer.get(), leg.last_sdp);
   stack_->Respond(tx, std::move(answer));
 }
@@ -387,6 +400,7 @@ MessagePtr Controller::MakePositionInvite(const Call& call, Leg& leg, const Posi
   if (!invite) return nullptr;
   leg.last_sdp = leg.sdp.Offer(leg.local);
   ApplyEmergencyData(invite.get(), call.emergency, p.location, leg.last_sdp);
+  AddSessionTimerHeaders(invite.get());
   dialogs_[DialogKey(d.call_id, d.local_tag)] = leg.id;
   return invite;
 }
@@ -397,6 +411,12 @@ void Controller::OnResponse(TxId tx, const osip_message_t* response) {
     return;
   }
   const int code = response->status_code;
+  if (auto refresh = refresh_txs_.find(tx); refresh != refresh_txs_.end()) {
+    if (code < 200) return;
+    LegId leg_id = refresh->second;
+    refresh_txs_.erase(refresh);
+    return OnRefreshDone(leg_id, code);
+  }
   if (auto probe = probes_.find(tx); probe != probes_.end()) {
     if (code < 200) return;
     auto done = std::move(probe->second);
@@ -473,6 +493,7 @@ void Controller::OnPositionAnswer(Leg& leg, const osip_message_t* response) {
   }
   media_.Connect(leg.id);
   media_.WatchSilence(leg.id, options_.rtp_timeout_ms);
+  StartSessionTimer(leg, response);
 }
 
 void Controller::SendAck(Leg& leg, const osip_message_t* response) {
@@ -512,6 +533,11 @@ void Controller::OnClientFailure(TxId tx, int status_code) {
     probes_.erase(probe);
     done(false);
     return;
+  }
+  if (auto refresh = refresh_txs_.find(tx); refresh != refresh_txs_.end()) {
+    LegId leg_id = refresh->second;
+    refresh_txs_.erase(refresh);
+    return OnRefreshDone(leg_id, status_code);
   }
   Leg* leg = FindLegByTx(tx);
   if (!leg || leg->kind == LegKind::kCaller) return;

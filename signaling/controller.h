@@ -41,7 +41,8 @@ struct ControllerOptions {
   uint32_t ring_timeout_ms = 15000;
   uint32_t rtp_timeout_ms = 300;
   uint32_t t1_ms = 500;
-  uint32_t queue_max_calls = 16;  // 0 = no queue
+  uint32_t session_expires_s = 1800;  // RFC 4028 toward positions; 0 = no session timer
+  uint32_t queue_max_calls = 16;      // 0 = no queue
   uint32_t queue_max_wait_s = 300;
   int overflow_status = 486;     // 486 or 503 (NENA-4.2.1.3)
   size_t abandoned_kept = 1000;  // most recent abandoned calls kept for callback
@@ -153,6 +154,14 @@ class Controller : public SipStackHandler,
   void PollTty();
   void LogTtyLine(const Call& call, const std::string& line);
 
+  // Session timers toward positions (controller_session_timer.cc, RFC 4028).
+  void AddSessionTimerHeaders(osip_message_t* invite) const;
+  void StartSessionTimer(Leg& leg, const osip_message_t* response);
+  void OnSessionTimer(LegId leg_id);
+  void OnRefreshDone(LegId leg_id, int status_code);
+  void NoteRefreshFromPeer(Leg& leg);
+  void SessionTimerFailed(Leg& leg, const char* why);
+
   // Failover.
   void StartFailover(Call& call, const char* reason);
   void RetryWaitingCalls(bool forget_tried);
@@ -186,6 +195,7 @@ class Controller : public SipStackHandler,
   std::unordered_map<std::string, LegId> dialogs_;  // DialogKey -> leg
   std::unordered_map<TxId, LegId> invite_txs_;      // client or server INVITE tx -> leg
   std::unordered_map<TxId, std::function<void(bool)>> probes_;
+  std::unordered_map<TxId, LegId> refresh_txs_;  // our session refreshes (UPDATE)
 };
 
 }  // namespace anchord::signaling

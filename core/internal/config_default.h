@@ -24,6 +24,10 @@ ring_timeout_ms = 15000
 # RFC 3261 timer T1 (round-trip estimate) in milliseconds; the retransmission timers and
 # transaction timeouts derive from it. Range 50..5000.
 t1_ms = 500
+# RFC 4028 session timer toward positions, in seconds: anchord refreshes at half of it; a
+# refresh that fails, or a position's refresh that does not come, means failover (never a
+# BYE to the caller). 0 turns it off; else 90..86400.
+session_expires_s = 1800
 
 [media]
 # Numeric IPv4 address that RTP sockets bind to and that SDP advertises (c= line), so it

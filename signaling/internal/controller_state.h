@@ -40,6 +40,11 @@ struct Controller::Leg {
   MessagePtr answer;          // caller: our 200, retransmitted until ACK (R3261-13.3.1.4)
   MessagePtr ack;             // position: our ACK, re-sent on a retransmitted 2xx
   std::unique_ptr<core::Timer> retransmit;
+  // RFC 4028 on a position leg: we refresh at half the interval, or watch the position's
+  // refreshes and call the session dead when none came in time.
+  std::unique_ptr<core::Timer> session_timer;
+  uint32_t session_expires_s = 0;
+  bool we_refresh = false;
   uint32_t retransmit_ms = 0;
   uint64_t retransmit_deadline_us = 0;
 };

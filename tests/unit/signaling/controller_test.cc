@@ -968,5 +968,96 @@ TEST_F(ControllerTest, AnEndedCallLeavesNothingTracked) {
   EXPECT_EQ(sizes.invite_transactions, 0u);
 }
 
+// RFC 4028 toward a position (B2B-4028-a): anchord asks to refresh, and refreshes with UPDATE
+// every half interval while the position answers (interval shortened to 1 s for the test).
+TEST_F(ControllerTest, SessionTimerRefreshesThePositionLeg) {
+  ControllerOptions options;
+  options.session_expires_s = 1;
+  Start(options);
+  caller_.SendTo(StackPort(), CallerInvite("timed"));
+  auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite);
+  EXPECT_EQ(HeaderValue(*invite, "Session-Expires"), "1;refresher=uac");
+  std::string ok = ResponseTo(*invite, 200, "OK", PositionTag(0),
+                              "Contact: <" + pos_[0].uri("pos1") +
+                                  ">\r\nSession-Expires: 1;refresher=uac\r\nRequire: timer\r\n"
+                                  "Content-Type: application/sdp\r\n",
+                              PeerSdp(kPositionRtpPort, "0"));
+  pos_[0].SendTo(StackPort(), ok);
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("ACK")));
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t before = core::MonotonicUs();
+    auto update = driver_->WaitFor(pos_[0], IsRequest("UPDATE"), 2'000'000);
+    ASSERT_TRUE(update) << "refresh " << i;
+    EXPECT_LE(core::MonotonicUs() - before, 800'000u);
+    pos_[0].SendTo(StackPort(), ResponseTo(*update, 200, "OK", ""));
+  }
+  EXPECT_EQ(Pos(0).health, Health::kUp);
+}
+
+// A refresh the position refuses (481: it lost the dialog) means failover to the standby; the
+// caller gets no SIP message.
+TEST_F(ControllerTest, FailedSessionRefreshMeansFailoverNotCallerBye) {
+  ControllerOptions options;
+  options.session_expires_s = 1;
+  Start(options);
+  const std::string caller_invite = CallerInvite("refresh-fails");
+  caller_.SendTo(StackPort(), caller_invite);
+  auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite);
+  pos_[0].SendTo(StackPort(), ResponseTo(*invite, 200, "OK", PositionTag(0),
+                                         "Contact: <" + pos_[0].uri("pos1") +
+                                             ">\r\nSession-Expires: 1;refresher=uac\r\n"
+                                             "Content-Type: application/sdp\r\n",
+                                         PeerSdp(kPositionRtpPort, "0")));
+  auto caller_ok = driver_->WaitFor(caller_, IsResponse(200, "INVITE"));
+  ASSERT_TRUE(caller_ok);
+  caller_.SendTo(StackPort(),
+                 CallerRequest("ACK", 1, caller_invite, *caller_ok, "z9hG4bK-ack-timed"));
+  driver_->RunFor(20'000);
+  const size_t caller_had = caller_.received().size();
+  auto update = driver_->WaitFor(pos_[0], IsRequest("UPDATE"), 2'000'000);
+  ASSERT_TRUE(update);
+  pos_[0].SendTo(StackPort(), ResponseTo(*update, 481, "Call/Transaction Does Not Exist", ""));
+  EXPECT_TRUE(driver_->WaitFor(pos_[2], IsRequest("INVITE"))) << "the standby was not INVITEd";
+  EXPECT_EQ(Pos(0).health, Health::kDown);
+  EXPECT_EQ(caller_.received().size(), caller_had) << "the caller's leg got a SIP message";
+}
+
+// The position takes the refresher role and then never refreshes: failover when the interval
+// runs out (RFC 4028 §10: interval - min(32 s, interval/3)), not a BYE to the caller.
+TEST_F(ControllerTest, MissingRefreshFromThePositionMeansFailover) {
+  ControllerOptions options;
+  options.session_expires_s = 1;
+  Start(options);
+  caller_.SendTo(StackPort(), CallerInvite("position-refreshes"));
+  auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite);
+  pos_[0].SendTo(StackPort(), ResponseTo(*invite, 200, "OK", PositionTag(0),
+                                         "Contact: <" + pos_[0].uri("pos1") +
+                                             ">\r\nSession-Expires: 1;refresher=uas\r\n"
+                                             "Content-Type: application/sdp\r\n",
+                                         PeerSdp(kPositionRtpPort, "0")));
+  ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("ACK")));
+  const uint64_t answered = core::MonotonicUs();
+  EXPECT_TRUE(driver_->WaitFor(pos_[2], IsRequest("INVITE"), 2'000'000));
+  EXPECT_GE(core::MonotonicUs() - answered, 600'000u);  // 1 s - 333 ms
+  EXPECT_EQ(pos_[0].count(IsRequest("UPDATE")), 0u);    // the position was the refresher
+  EXPECT_EQ(caller_.count(IsRequest("BYE")), 0u);
+}
+
+// A position that does not do session timers (no Session-Expires in its 200) is left alone.
+TEST_F(ControllerTest, PositionWithoutSessionTimerIsLeftAlone) {
+  ControllerOptions options;
+  options.session_expires_s = 1;
+  Start(options);
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  driver_->RunFor(1'500'000);
+  EXPECT_EQ(pos_[0].count(IsRequest("UPDATE")), 0u);
+  EXPECT_EQ(Pos(0).health, Health::kUp);
+  EXPECT_EQ(controller_->active_calls(), 1u);
+}
+
 }  // namespace
 }  // namespace anchord::signaling
