@@ -16,7 +16,30 @@ using core::Subsys;
 using failover::Activity;
 using failover::Position;
 
-namespace {}  // namespace
+namespace {
+
+// The option tags of the request's Require headers that anchord does not support, joined
+// with ", "; empty when it supports them all.
+std::string UnsupportedRequire(const osip_message_t* request) {
+  std::string unsupported;
+  osip_header_t* h = nullptr;
+  for (int pos = 0; (pos = osip_message_header_get_byname(request, "require", pos, &h)) >= 0;
+       ++pos) {
+    std::string value = h && h->hvalue ? h->hvalue : "";
+    for (size_t start = 0; start < value.size();) {
+      size_t end = value.find(',', start);
+      std::string tag = value.substr(start, end == std::string::npos ? end : end - start);
+      tag.erase(0, tag.find_first_not_of(" \t"));
+      tag.erase(tag.find_last_not_of(" \t") + 1);
+      if (!tag.empty() && tag != "timer") unsupported += (unsupported.empty() ? "" : ", ") + tag;
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  return unsupported;
+}
+
+}  // namespace
 
 Controller::Controller(core::EventLoop& loop, media::MediaPlane& media,
                        failover::PositionRegistry& positions, ControllerOptions options)
@@ -97,6 +120,16 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
       Respond(tx, invite, 483, NewTag());
       return;
     }
+  }
+  // R3261-8.2.2.3: an extension the caller requires and anchord does not do gets 420 with
+  // Unsupported, so the ESRP retries without it (anchord supports only "timer").
+  if (std::string unsupported = UnsupportedRequire(invite); !unsupported.empty()) {
+    MessagePtr bad = MakeResponse(invite, 420, NewTag());
+    if (bad) {
+      osip_message_set_header(bad.get(), "Unsupported", unsupported.c_str());
+      stack_->Respond(tx, std::move(bad));
+    }
+    return;
   }
   Respond(tx, invite, 100);
   Result<NegotiatedAudio> offer = NegotiateAudio(SdpBody(invite));

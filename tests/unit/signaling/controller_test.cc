@@ -1059,5 +1059,20 @@ TEST_F(ControllerTest, PositionWithoutSessionTimerIsLeftAlone) {
   EXPECT_EQ(controller_->active_calls(), 1u);
 }
 
+// R3261-8.2.2.3: a required extension anchord does not do gets 420 with Unsupported (the ESRP
+// retries without it); "timer" is supported.
+TEST_F(ControllerTest, UnsupportedRequireGets420) {
+  Start();
+  caller_.SendTo(StackPort(), CallerInvite("needs-100rel", "Require: 100rel, timer\r\n"));
+  auto bad = driver_->WaitFor(caller_, IsResponse(420, "INVITE"));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(HeaderValue(*bad, "Unsupported"), "100rel");
+  EXPECT_EQ(pos_[0].count(IsRequest("INVITE")), 0u);
+  SipTestPeer timed;
+  driver_->Watch(&timed);
+  timed.SendTo(StackPort(), CallerInvite("needs-timer", "Require: timer\r\n"));
+  EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("INVITE")));
+}
+
 }  // namespace
 }  // namespace anchord::signaling
