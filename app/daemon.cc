@@ -213,6 +213,9 @@ int RunDaemon(const core::Config& config) {
   auto created = signaling::SipStack::Create(**loop, **transport, controller);
   if (!created) return Fatal("SIP stack: " + created.error().message);
   stack = std::move(*created);
+  (*transport)->SetFailureHandler([&stack](const signaling::PeerAddress& peer) {
+    stack->OnTransportFailure(peer);
+  });
   stack->SetT1(config.sip.t1_ms);
 
   failover::HeartbeatMonitor heartbeat(**loop, positions, controller, controller,

@@ -382,7 +382,7 @@ bool Controller::OfferToNextPosition(Call& call) {
   return false;
 }
 
-bool Controller::OfferToPosition(Call& call, PositionId position_id) {
+bool Controller::OfferToPosition(Call& call, PositionId position_id, bool force_udp) {
   call.tried.push_back(position_id);
   Position& p = *positions_.Find(position_id);
   Leg& leg = NewLeg(call, LegKind::kPosition);
@@ -401,6 +401,12 @@ bool Controller::OfferToPosition(Call& call, PositionId position_id) {
     DestroyLeg(leg.id);
     return false;
   }
+  // R3261-18.1.1: a request over 1300 bytes (an INVITE with the caller's PIDF-LO, say) goes
+  // over TCP; if the position takes no TCP connection, it is sent again over UDP at once.
+  if (!force_udp && leg.dialog.peer.transport == core::Transport::kUdp &&
+      stack_->CanSend(core::Transport::kTcp) && ToText(invite.get()).size() > 1300) {
+    MoveToTcp(leg, invite.get());
+  }
   leg.invite = Clone(invite.get());
   leg.invite_tx = stack_->SendRequest(std::move(invite), leg.dialog.peer);
   if (!leg.invite_tx) {
@@ -414,6 +420,28 @@ bool Controller::OfferToPosition(Call& call, PositionId position_id) {
   Log(Level::kInfo, Subsys::kSip, "offering the call to a position",
       {{"CALL_ID", call.sip_call_id}, {"POSITION", p.name}, {"LEG", std::to_string(leg.id.value)}});
   return true;
+}
+
+// Re-addresses a request built for UDP to TCP: the dialog's peer, the top Via (RFC 3261
+// §18.1.1: the Via must name the transport used) and the Contact.
+void Controller::MoveToTcp(Leg& leg, osip_message_t* request) {
+  leg.dialog.peer.transport = core::Transport::kTcp;
+  leg.tcp_upgraded = true;
+  while (osip_list_size(&request->vias) > 0) {
+    auto* via = static_cast<osip_via_t*>(osip_list_get(&request->vias, 0));
+    osip_list_remove(&request->vias, 0);
+    osip_via_free(via);
+  }
+  std::string branch;
+  osip_message_set_via(request, stack_->NewVia(core::Transport::kTcp, &branch).c_str());
+  while (osip_list_size(&request->contacts) > 0) {
+    auto* contact = static_cast<osip_contact_t*>(osip_list_get(&request->contacts, 0));
+    osip_list_remove(&request->contacts, 0);
+    osip_contact_free(contact);
+  }
+  osip_message_set_contact(request,
+                           ("<" + stack_->ContactUri(core::Transport::kTcp) + ">").c_str());
+  osip_message_force_update(request);
 }
 
 MessagePtr Controller::MakePositionInvite(const Call& call, Leg& leg, const Position& p) {
@@ -584,10 +612,17 @@ void Controller::OnPositionAttemptFailed(Leg& leg, int status_code) {
   Call* call = FindCall(leg.call);
   const bool current = call && call->position_leg == leg.id && !leg.abandoned;
   const std::string position = positions_.Find(leg.position)->name;
+  const bool retry_over_udp = leg.tcp_upgraded && status_code == 503;
+  const PositionId position_id = leg.position;
   DestroyLeg(leg.id);
   if (!current) return;
   call->position_leg = LegId{};
   call->ring_timer->Cancel();
+  if (retry_over_udp && OfferToPosition(*call, position_id, /*force_udp=*/true)) {
+    Log(Level::kInfo, Subsys::kSip, "position takes no TCP: INVITE sent again over UDP",
+        {{"CALL_ID", call->sip_call_id}, {"POSITION", position}});
+    return;
+  }
   Log(Level::kInfo, Subsys::kSip, "position did not take the call; trying the next",
       {{"CALL_ID", call->sip_call_id},
        {"POSITION", position},

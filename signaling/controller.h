@@ -117,7 +117,8 @@ class Controller : public SipStackHandler,
 
   // Position side.
   bool OfferToNextPosition(Call& call);
-  bool OfferToPosition(Call& call, PositionId position);
+  bool OfferToPosition(Call& call, PositionId position, bool force_udp = false);
+  void MoveToTcp(Leg& leg, osip_message_t* request);
   MessagePtr MakePositionInvite(const Call& call, Leg& leg, const failover::Position& p);
   void OnPositionProvisional(Leg& leg, const osip_message_t* response);
   void ConfirmUacDialog(Leg& leg, const osip_message_t* response);

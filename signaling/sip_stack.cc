@@ -404,6 +404,22 @@ std::string SipStack::ContactUri(core::Transport transport) const {
   return uri;
 }
 
+void SipStack::OnTransportFailure(const PeerAddress& peer) {
+  std::vector<TxId> failed;
+  for (const auto& [id, info] : transactions_) {
+    const bool client = info.tr->ict_context || info.tr->nict_context;
+    if (client && info.peer.transport == core::Transport::kTcp && info.peer.host == peer.host &&
+        info.peer.port == peer.port) {
+      failed.push_back(id);
+    }
+  }
+  for (TxId id : failed) {
+    finished_.push_back(id);  // leaves osip after the next pump
+    handler_.OnClientFailure(id, 503);
+  }
+  if (!failed.empty()) SchedulePump();
+}
+
 void SipStack::Pump() {
   pumping_ = true;
   // Handlers may queue new events while we run; a few rounds deliver those in the same wakeup.

@@ -62,6 +62,10 @@ class SipStack {
   // timers A/E/G start at T1, B/F/H/J last 64*T1. T2 (4 s) and T4 (5 s) stay osip's.
   void SetT1(uint32_t t1_ms) { t1_ms_ = t1_ms; }
 
+  // The transport lost a TCP peer: its client transactions fail at once with 503 instead of
+  // waiting for timer B/F (the controller may then retry over UDP).
+  void OnTransportFailure(const PeerAddress& peer);
+
   // One message from the transport.
   void Receive(const InboundMessage& message);
 
@@ -80,6 +84,10 @@ class SipStack {
 
   // A Via header value for a new request over `transport` with a new branch.
   std::string NewVia(core::Transport transport, std::string* branch) const;
+  // Whether anchord listens on (and so can send over) `transport`.
+  bool CanSend(core::Transport transport) const {
+    return transport_.LocalAddress(transport) != nullptr;
+  }
   // sip:anchord@host:port;transport=... for Contact.
   std::string ContactUri(core::Transport transport) const;
 

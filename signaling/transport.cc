@@ -84,6 +84,9 @@ class SipTransportImpl final : public SipTransport, public internal::TcpConnecti
   void ReapClosed() override { closed_.clear(); }
   void OnTcpMessage(TcpConnection& connection, std::string_view message) override;
   void OnTcpClosed(TcpConnection& connection, CloseReason reason, std::string_view detail) override;
+  void SetFailureHandler(FailureHandler on_failure) override {
+    on_failure_ = std::move(on_failure);
+  }
 
   core::EventLoop& loop_;
   MessageHandler on_message_;
@@ -91,6 +94,7 @@ class SipTransportImpl final : public SipTransport, public internal::TcpConnecti
   std::vector<std::unique_ptr<Endpoint>> udp_;
   std::vector<std::unique_ptr<Endpoint>> tcp_;
   std::unordered_map<std::string, std::unique_ptr<TcpConnection>> connections_;  // by peer
+  FailureHandler on_failure_;
   std::vector<std::unique_ptr<TcpConnection>> closed_;  // freed at the next dispatch
   // One datagram at a time (an IPv4 UDP payload is at most 65507 bytes, so nothing is cut).
   std::vector<char> udp_buffer_ = std::vector<char>(kMaxMessageBytes);
@@ -214,6 +218,7 @@ void SipTransportImpl::OnTcpClosed(TcpConnection& connection, CloseReason reason
     case CloseReason::kIoError:
       ++counters_.send_errors;
       rare_log_.Report("TCP connection closed: " + std::string(detail), key);
+      if (on_failure_) on_failure_(peer);
       break;
     case CloseReason::kPeerClosed:
     case CloseReason::kOwner:

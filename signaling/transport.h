@@ -66,6 +66,11 @@ class SipTransport {
   virtual const core::ListenAddress* LocalAddress(core::Transport transport) const = 0;
 
   virtual TransportCounters Counters() const = 0;
+
+  // Called (signaling thread) when an outgoing TCP connection could not be made or broke with
+  // bytes still queued: what was sent to `peer` over TCP may not have arrived.
+  using FailureHandler = std::function<void(const PeerAddress& peer)>;
+  virtual void SetFailureHandler(FailureHandler on_failure) = 0;
 };
 
 }  // namespace anchord::signaling

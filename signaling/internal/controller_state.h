@@ -34,6 +34,7 @@ struct Controller::Leg {
   LocalSdp sdp{0};
   media::LocalMedia local;
   bool has_media = false;
+  bool tcp_upgraded = false;  // sent over TCP for its size (R3261-18.1.1); UDP is the fallback
   std::string last_sdp;
   PeerAddress response_peer;  // caller: where its INVITE came from
   bool early_media = false;   // caller: a 183 with our SDP went out (queue ringback)

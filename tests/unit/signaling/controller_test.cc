@@ -120,12 +120,15 @@ class ControllerTest : public ::testing::Test {
   }
 
   void Start(ControllerOptions options = {},
-             std::vector<core::PositionConfig> configs = DefaultPositions(), bool all_up = true) {
+             std::vector<core::PositionConfig> configs = DefaultPositions(), bool all_up = true,
+             bool with_tcp = false) {
     options_ = options;
     auto loop = core::EventLoop::Create();
     ASSERT_TRUE(loop.has_value()) << loop.error().message;
     loop_ = std::move(*loop);
-    auto transport = SipTransport::Create(*loop_, {{Transport::kUdp, "127.0.0.1", 0}},
+    std::vector<core::ListenAddress> listen = {{Transport::kUdp, "127.0.0.1", 0}};
+    if (with_tcp) listen.push_back({Transport::kTcp, "127.0.0.1", 0});
+    auto transport = SipTransport::Create(*loop_, listen,
                                           [this](const InboundMessage& m) { stack_->Receive(m); });
     ASSERT_TRUE(transport.has_value()) << transport.error().message;
     transport_ = std::move(*transport);
@@ -135,6 +138,8 @@ class ControllerTest : public ::testing::Test {
     auto stack = SipStack::Create(*loop_, *transport_, *controller_);
     ASSERT_TRUE(stack.has_value()) << stack.error().message;
     stack_ = std::move(*stack);
+    transport_->SetFailureHandler(
+        [this](const PeerAddress& peer) { stack_->OnTransportFailure(peer); });
     heartbeat_ = std::make_unique<failover::HeartbeatMonitor>(*loop_, *registry_, *controller_,
                                                               *controller_, 60'000, 3);
     controller_->Attach(stack_.get(), heartbeat_.get());
@@ -1072,6 +1077,28 @@ TEST_F(ControllerTest, UnsupportedRequireGets420) {
   driver_->Watch(&timed);
   timed.SendTo(StackPort(), CallerInvite("needs-timer", "Require: timer\r\n"));
   EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("INVITE")));
+}
+
+// R3261-18.1.1: an INVITE over 1300 bytes (the caller's PIDF-LO by value) goes over TCP; a
+// position that takes no TCP connection gets it again over UDP at once, Via saying UDP.
+TEST_F(ControllerTest, LargeInviteTriesTcpThenUdp) {
+  Start({}, DefaultPositions(), /*all_up=*/true, /*with_tcp=*/true);
+  const std::string pidf(1500, 'x');
+  const std::string boundary = "b1";
+  const std::string body = "--b1\r\nContent-Type: application/sdp\r\n\r\n" +
+                           PeerSdp(kCallerRtpPort) +
+                           "\r\n--b1\r\nContent-Type: "
+                           "application/pidf+xml\r\nContent-ID: <loc@x>\r\n\r\n" +
+                           pidf + "\r\n--b1--\r\n";
+  caller_.SendTo(StackPort(), CallerInvite("big-invite", "Geolocation: <cid:loc@x>\r\n",
+                                           "multipart/mixed;boundary=" + boundary, body));
+  const uint64_t sent = core::MonotonicUs();
+  auto invite = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(invite) << "the position never got the INVITE";
+  EXPECT_LT(core::MonotonicUs() - sent, 1'000'000u) << "the UDP fallback waited for a timer";
+  EXPECT_GT(invite->size(), 1300u);
+  EXPECT_NE(HeaderValue(*invite, "Via").find("SIP/2.0/UDP"), std::string::npos);
+  EXPECT_NE(invite->find(pidf), std::string::npos);
 }
 
 }  // namespace
