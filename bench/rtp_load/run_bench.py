@@ -75,7 +75,9 @@ def anchord_config(calls, tmp, with_control):
         # Heartbeats at 5 s (the brief's 1-5 s): N positions cost N/5 OPTIONS a second on the
         # signaling thread, not on the worker we measure.
         "[failover]", "heartbeat_ms = 5000", "misses = 3", "rtp_timeout_ms = 5000", "",
-        "[log]", 'level = "warning"', "",
+        # info: the signaling thread logs the media tick percentiles when they change (read
+        # below); per-call lines come only during setup, outside the window.
+        "[log]", 'level = "info"', "",
     ]
     if with_control:
         lines += ["[control]", 'listen = ""', ""]
@@ -116,17 +118,22 @@ def start_rtpengine(args, calls, tmp):
     return proc, "127.0.0.1:%d" % NG_PORT
 
 
-def ticks_late(tmp, window_ms):
-    """TICKS_LATE summed over anchord's once-a-second summaries inside the window."""
-    total = 0
-    path = os.path.join(tmp, "anchord.stderr")
+def tick_stats(tmp, window_ms):
+    """From anchord's stderr: late ticks inside the window (sum of the worker's once-a-second
+    TICKS_LATE, each > 5 ms late or skipped) and the tick percentiles since start as last logged
+    before the window's end (the Supervisor logs them when they change)."""
+    late, pct = 0, {}
     lo, hi = window_ms[0] / 1000.0, window_ms[1] / 1000.0 + 1.0  # a summary covers the past second
-    with open(path) as f:
+    with open(os.path.join(tmp, "anchord.stderr")) as f:
         for line in f:
-            m = re.match(r"(\d+\.\d+) anchord .*TICKS_LATE=(\d+)", line)
+            m = re.match(r"(\d+\.\d+) anchord .*media worker dropped.*TICKS_LATE=(\d+)", line)
             if m and lo + 1.0 <= float(m.group(1)) <= hi:
-                total += int(m.group(2))
-    return total
+                late += int(m.group(2))
+            m = re.match(r"(\d+\.\d+) anchord .*media tick percentiles changed (.*)", line)
+            if m and float(m.group(1)) <= hi:
+                fields = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
+                pct = {k.lower(): int(v) for k, v in fields.items() if k.startswith("TICK")}
+    return late, pct
 
 
 def stop(proc):
@@ -139,18 +146,53 @@ def stop(proc):
             proc.wait()
 
 
+def busiest_tid(pid):
+    """The thread with the most CPU time since start (anchord: the media worker under load)."""
+    best, best_ns = pid, -1
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ns = int(f.read().split()[0])
+        except OSError:
+            continue
+        if ns > best_ns:
+            best, best_ns = int(tid), ns
+    return best
+
+
+def start_perf(args, proc):
+    """perf on the whole server process, on CLOCK_MONOTONIC so the window can be cut out later."""
+    if not args.perf:
+        return None
+    return subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", str(args.perf_hz),
+                             "-g", "-k", "CLOCK_MONOTONIC", "-p", str(proc.pid), "-o", args.perf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_perf(perf, result, tid):
+    """Stops perf and notes how to read only the worker inside the window."""
+    perf.send_signal(signal.SIGINT)
+    perf.wait(timeout=60)
+    lo, hi = (ms / 1000.0 for ms in result["window_mono_ms"])
+    result["perf_report"] = ("perf report -i %s --tid %d --time %.3f,%.3f --no-children "
+                             "--sort dso,symbol --percent-limit 1 --stdio" % (
+                                 perf.args[-1], tid, lo, hi))
+
+
 def run_one(args, target, calls):
     with tempfile.TemporaryDirectory(prefix="rtpl-") as tmp:
         start = start_anchord if target == "anchord" else start_rtpengine
         proc, server = start(args, calls, tmp)
+        perf = start_perf(args, proc)
         try:
             if target == "anchord":
                 time.sleep(0.3)  # let the first heartbeats go out before the RSS baseline
+            positions = calls + spare_positions(calls) if target == "anchord" else calls
             gen = subprocess.run(
                 [args.rtp_load, "--target", target, "--server", server, "--pid", str(proc.pid),
-                 "--calls", str(calls), "--positions",
-                 str(calls + spare_positions(calls) if target == "anchord" else calls), "--warmup-s", str(args.warmup_s), "--measure-s",
-                 str(args.measure_s), "--sip-port", str(GEN_SIP_PORT), "--cps", str(args.cps)],
+                 "--calls", str(calls), "--positions", str(positions), "--warmup-s",
+                 str(args.warmup_s), "--measure-s", str(args.measure_s), "--sip-port",
+                 str(GEN_SIP_PORT), "--cps", str(args.cps)],
                 capture_output=True, text=True, preexec_fn=raise_nofile,
                 timeout=args.warmup_s + args.measure_s + 180)
             if gen.returncode != 0 or not gen.stdout.strip():
@@ -158,10 +200,16 @@ def run_one(args, target, calls):
                         "stderr": gen.stderr[-2000:]}
             result = json.loads(gen.stdout.strip().splitlines()[-1])
             if target == "anchord":
-                result["ticks_late"] = ticks_late(tmp, result["window_mono_ms"])
+                result["ticks_late"], result["tick_pct"] = tick_stats(tmp, result["window_mono_ms"])
             result["server_alive"] = proc.poll() is None
+            if perf:
+                stop_perf(perf, result, busiest_tid(proc.pid))
+                perf = None
             return result
         finally:
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                perf.wait(timeout=60)
             stop(proc)
 
 
@@ -173,7 +221,8 @@ def passed(r):
 
 
 def tick_ok(r):
-    """anchord's tick p99 < 5 ms: at most 1 % of the window's ticks counted late (> 5 ms)."""
+    """anchord's tick lateness p99 < 5 ms over the window: at most 1 % of the window's ticks were
+    counted late (the worker counts a tick > 5 ms after its deadline, or skipped, as late)."""
     return r.get("ticks_late", 0) <= 0.01 * r.get("window_s", 0) * 50
 
 
@@ -184,6 +233,31 @@ def median(runs, key):
 
 def latency(runs, q):
     return statistics.median([r["latency_ms"][q] for r in runs] or [float("nan")])
+
+
+def pct(r, key):
+    return str(r.get("tick_pct", {}).get(key, "-"))
+
+
+def print_table(summary):
+    print("\n| N | server | 0 loss | tick ok | server µs/pkt | worker µs/pkt | server CPU % | lost | "
+          "fill | ticks late | tick late p99 µs | tick work p99 µs | latency p50/p99 ms | "
+          "RSS/call KiB | generator CPU % |")
+    print("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for calls, t, ok, good in summary:
+        anchord = t == "anchord"
+        print("| %d | %s | %s | %s | %.2f | %.2f | %.1f | %s | %s | %s | %s | %s | %.1f / %.1f | "
+              "%.1f | %.1f |" % (
+                  calls, t, "yes" if ok else "NO",
+                  "/".join("yes" if r["tick_ok"] else "no" for r in good) if anchord else "-",
+                  median(good, "server_us_per_pkt"),
+                  median(good, "worker_us_per_pkt"), median(good, "server_cpu_pct"),
+                  "/".join(str(r["lost"]) for r in good), "/".join(str(r["fill"]) for r in good),
+                  "/".join(str(r.get("ticks_late", "-")) for r in good),
+                  "/".join(pct(r, "tick_late_p99_us") for r in good) if anchord else "-",
+                  "/".join(pct(r, "tick_work_p99_us") for r in good) if anchord else "-",
+                  latency(good, "p50"), latency(good, "p99"),
+                  median(good, "rss_per_call_kb"), median(good, "gen_cpu_pct")))
 
 
 def main():
@@ -201,6 +275,13 @@ def main():
     p.add_argument("--targets", default="anchord,rtpengine")
     p.add_argument("--max-fails", type=int, default=2)
     p.add_argument("--out", default="rtp_load_results.jsonl")
+    p.add_argument("--perf", default="",
+                   help="perf.data path: record every run (cpu-clock, -g; perturbs the figures, "
+                        "so use a separate run); each JSON line then says how to report the "
+                        "worker's window")
+    p.add_argument("--perf-hz", type=int, default=2000)
+    p.add_argument("--budget-s", type=float, default=1500,
+                   help="start no new step after this many seconds (bounds the whole run)")
     args = p.parse_args()
 
     targets = args.targets.split(",")
@@ -208,7 +289,11 @@ def main():
     fails = {t: 0 for t in targets}
     summary = []
     with open(args.out, "a") as out:
+        started = time.monotonic()
         for calls in [int(s) for s in args.steps.split(",")]:
+            if time.monotonic() - started > args.budget_s:
+                print("budget of %.0f s used: no more steps" % args.budget_s, flush=True)
+                break
             runs = {t: [] for t in targets}
             for rep in range(args.repeats):
                 order = targets if rep % 2 == 0 else list(reversed(targets))
@@ -234,19 +319,7 @@ def main():
                     climbing.discard(t)
             if not climbing:
                 break
-    print("\n| N | server | 0 loss | tick ok | server µs/pkt | worker µs/pkt | server CPU % | lost | "
-          "fill | ticks late | latency p50/p99 ms | RSS/call KiB | generator CPU % |")
-    print("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for calls, t, ok, good in summary:
-        print("| %d | %s | %s | %s | %.2f | %.2f | %.1f | %s | %s | %s | %.1f / %.1f | %.1f | %.1f |" % (
-            calls, t, "yes" if ok else "NO",
-            "-" if t != "anchord" else "/".join("yes" if r["tick_ok"] else "no" for r in good),
-            median(good, "server_us_per_pkt"),
-            median(good, "worker_us_per_pkt"), median(good, "server_cpu_pct"),
-            "/".join(str(r["lost"]) for r in good), "/".join(str(r["fill"]) for r in good),
-            "/".join(str(r.get("ticks_late", "-")) for r in good),
-            latency(good, "p50"), latency(good, "p99"),
-            median(good, "rss_per_call_kb"), median(good, "gen_cpu_pct")))
+    print_table(summary)
     return 0
 
 
