@@ -70,13 +70,39 @@ void TtyDecoder::Process(std::span<const int16_t> pcm) {
     if (gate_.carrier() != was_carrier) {
       if (gate_.carrier()) {
         ++counters_.carrier_ups;
+        ReplayHistory();
       } else {
         OnCarrierDown();
       }
     }
-    for (Receiver& rx : receivers_) fsk_rx(rx.fsk, piece, static_cast<int>(n));
+    if (gate_.carrier()) {
+      Demodulate(piece, n);
+    } else {
+      Remember(piece, n);
+    }
     offset += n;
   }
+}
+
+void TtyDecoder::Demodulate(const int16_t* pcm, size_t n) {
+  for (Receiver& rx : receivers_) fsk_rx(rx.fsk, pcm, static_cast<int>(n));
+}
+
+void TtyDecoder::Remember(const int16_t* pcm, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    history_[history_end_] = pcm[i];
+    history_end_ = (history_end_ + 1) % kHistorySamples;
+  }
+  history_len_ = std::min(kHistorySamples, history_len_ + n);
+}
+
+// Oldest first: the part of the ring after the write position, then the part before it.
+void TtyDecoder::ReplayHistory() {
+  const size_t start = (history_end_ + kHistorySamples - history_len_) % kHistorySamples;
+  const size_t first = std::min(history_len_, kHistorySamples - start);
+  Demodulate(history_.data() + start, first);
+  Demodulate(history_.data(), history_len_ - first);
+  history_len_ = 0;
 }
 
 size_t TtyDecoder::ReadChars(std::span<char> out) {

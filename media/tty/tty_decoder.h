@@ -91,6 +91,9 @@ class TtyDecoder {
   static void OnBits(void* user, int bits);
   void OnCode(Receiver& rx, uint8_t code);
   void OnCarrierDown();
+  void Demodulate(const int16_t* pcm, size_t n);
+  void Remember(const int16_t* pcm, size_t n);
+  void ReplayHistory();
   void Lock(Receiver& rx);
   void Deliver(uint8_t code);
 
@@ -103,6 +106,13 @@ class TtyDecoder {
   size_t ring_head_ = 0;  // next to read
   size_t ring_size_ = 0;
   TtyCounters counters_;
+  // The demodulators run only while the gate hears a carrier (they are most of a leg's tick
+  // cost, bench/RESULTS.md). Until then the last 200 ms of input are kept and replayed into
+  // them when the carrier rises, so the first character's start bit is not lost.
+  static constexpr size_t kHistorySamples = 1600;
+  std::array<int16_t, kHistorySamples> history_{};
+  size_t history_end_ = 0;  // next write position
+  size_t history_len_ = 0;
 };
 
 }  // namespace anchord::media::tty
