@@ -28,23 +28,32 @@ void SetTimePerSample(benchmark::State& state, double samples_per_call) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void BM_MixMinus(benchmark::State& state, Kernels kernels, size_t n_sources, size_t n_samples) {
-  // One contiguous buffer per direction, as a media worker keeps per bridge.
-  std::vector<int16_t> in_data(n_sources * n_samples);
-  std::vector<int16_t> out_data(n_sources * n_samples);
-  std::mt19937 rng(1);
-  // Speech-like levels: mostly small, so saturation is rare as in real calls.
-  std::normal_distribution<double> speech(0.0, 3000.0);
-  for (int16_t& v : in_data) v = static_cast<int16_t>(std::clamp(speech(rng), -32768.0, 32767.0));
+// One contiguous buffer per direction, as a media worker keeps per bridge, filled with
+// speech-like levels: mostly small, so saturation is rare as in real calls.
+struct SpeechBuffers {
+  SpeechBuffers(size_t n_sources, size_t n_samples)
+      : in_data(n_sources * n_samples), out_data(n_sources * n_samples) {
+    std::mt19937 rng(1);
+    std::normal_distribution<double> speech(0.0, 3000.0);
+    for (int16_t& v : in_data) {
+      v = static_cast<int16_t>(std::clamp(speech(rng), -32768.0, 32767.0));
+    }
+    for (size_t j = 0; j < n_sources; ++j) {
+      in.push_back(in_data.data() + j * n_samples);
+      out.push_back(out_data.data() + j * n_samples);
+    }
+  }
+  std::vector<int16_t> in_data;
+  std::vector<int16_t> out_data;
   std::vector<const int16_t*> in;
   std::vector<int16_t*> out;
-  for (size_t j = 0; j < n_sources; ++j) {
-    in.push_back(in_data.data() + j * n_samples);
-    out.push_back(out_data.data() + j * n_samples);
-  }
+};
+
+void BM_MixMinus(benchmark::State& state, Kernels kernels, size_t n_sources, size_t n_samples) {
+  SpeechBuffers b(n_sources, n_samples);
   for (auto _ : state) {
-    kernels.mix_minus(in.data(), out.data(), n_sources, n_samples);
-    benchmark::DoNotOptimize(out_data.data());
+    kernels.mix_minus(b.in.data(), b.out.data(), n_sources, n_samples);
+    benchmark::DoNotOptimize(b.out_data.data());
     benchmark::ClobberMemory();
   }
   SetTimePerSample(state, static_cast<double>(n_sources * n_samples));
@@ -53,20 +62,10 @@ void BM_MixMinus(benchmark::State& state, Kernels kernels, size_t n_sources, siz
 // The checked kernel alone (FrameMixer's per-frame kernel call), same input as BM_MixMinus.
 void BM_MixMinusChecked(benchmark::State& state, Kernels kernels, size_t n_sources,
                         size_t n_samples) {
-  std::vector<int16_t> in_data(n_sources * n_samples);
-  std::vector<int16_t> out_data(n_sources * n_samples);
-  std::mt19937 rng(1);
-  std::normal_distribution<double> speech(0.0, 3000.0);
-  for (int16_t& v : in_data) v = static_cast<int16_t>(std::clamp(speech(rng), -32768.0, 32767.0));
-  std::vector<const int16_t*> in;
-  std::vector<int16_t*> out;
-  for (size_t j = 0; j < n_sources; ++j) {
-    in.push_back(in_data.data() + j * n_samples);
-    out.push_back(out_data.data() + j * n_samples);
-  }
+  SpeechBuffers b(n_sources, n_samples);
   for (auto _ : state) {
     benchmark::DoNotOptimize(
-        kernels.mix_minus_checked(in.data(), out.data(), n_sources, n_samples));
+        kernels.mix_minus_checked(b.in.data(), b.out.data(), n_sources, n_samples));
     benchmark::ClobberMemory();
   }
   SetTimePerSample(state, static_cast<double>(n_sources * n_samples));
