@@ -196,8 +196,7 @@ void Controller::RespondToInvite(Call& call, int code) {
   Leg* caller = FindLeg(call.caller);
   MessagePtr response = MakeResponse(call.invite.get(), code, caller->dialog.local_tag);
   if (code < 300 && code > 100) {
-    osip_message_set_contact(
-        response.get(), ("<" + stack_->ContactUri(caller->response_peer.transport) + ">").c_str());
+    stack_->AddContact(response.get(), caller->response_peer.transport);
   }
   stack_->Respond(call.invite_tx, std::move(response));
 }
@@ -211,8 +210,7 @@ void Controller::AnswerCaller(Call& call) {
   }
   call.answered_unix_ms = core::UnixMs();
   MessagePtr answer = MakeResponse(call.invite.get(), 200, caller.dialog.local_tag);
-  osip_message_set_contact(
-      answer.get(), ("<" + stack_->ContactUri(caller.response_peer.transport) + ">").c_str());
+  stack_->AddContact(answer.get(), caller.response_peer.transport);
   SetSdpBody(answer.get(), caller.last_sdp);
   // The caller asked for a session timer: it refreshes (its refreshes are absorbed); anchord
   // never ends the caller's leg when it stops (DESIGN invariant 1).
@@ -349,8 +347,7 @@ void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite)
     media_.SetRemote(leg.id, offer->audio);
   }
   MessagePtr answer = MakeResponse(invite, 200);
-  osip_message_set_contact(answer.get(),
-                           ("<" + stack_->ContactUri(leg.dialog.peer.transport) + ">").c_str());
+  stack_->AddContact(answer.get(), leg.dialog.peer.transport);
   // A session refresh (RFC 4028): echo the interval; a position's refresh re-arms our watch.
   if (std::string se = HeaderValue(invite, "session-expires"); !se.empty()) {
     osip_message_set_header(answer.get(), "Session-Expires", se.c_str());
@@ -439,8 +436,7 @@ void Controller::MoveToTcp(Leg& leg, osip_message_t* request) {
     osip_list_remove(&request->contacts, 0);
     osip_contact_free(contact);
   }
-  osip_message_set_contact(request,
-                           ("<" + stack_->ContactUri(core::Transport::kTcp) + ">").c_str());
+  stack_->AddContact(request, core::Transport::kTcp);
   osip_message_force_update(request);
 }
 

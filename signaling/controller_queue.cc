@@ -78,8 +78,7 @@ void Controller::SendEarlyMedia(Call& call) {
   if (caller->early_media) return;
   caller->last_sdp = caller->sdp.Answer(caller->local, call.offer, call.caller_media);
   MessagePtr progress = MakeResponse(call.invite.get(), 183, caller->dialog.local_tag);
-  osip_message_set_contact(
-      progress.get(), ("<" + stack_->ContactUri(caller->response_peer.transport) + ">").c_str());
+  stack_->AddContact(progress.get(), caller->response_peer.transport);
   osip_message_set_content_type(progress.get(), "application/sdp");
   osip_message_set_body(progress.get(), caller->last_sdp.data(), caller->last_sdp.size());
   stack_->Respond(call.invite_tx, std::move(progress));

@@ -33,7 +33,7 @@ MessagePtr MakeInDialogRequest(const SipStack& stack, Dialog& dialog, const char
   osip_message_set_cseq(m, (std::to_string(number) + " " + method).c_str());
   for (const std::string& route : dialog.route_set) osip_message_set_route(m, route.c_str());
   osip_message_set_max_forwards(m, std::to_string(max_forwards).c_str());
-  osip_message_set_contact(m, ("<" + stack.ContactUri(dialog.peer.transport) + ">").c_str());
+  stack.AddContact(m, dialog.peer.transport);
   return request;
 }
 

@@ -420,6 +420,10 @@ void SipStack::OnTransportFailure(const PeerAddress& peer) {
   if (!failed.empty()) SchedulePump();
 }
 
+void SipStack::AddContact(osip_message_t* message, core::Transport transport) const {
+  osip_message_set_contact(message, ("<" + ContactUri(transport) + ">").c_str());
+}
+
 void SipStack::Pump() {
   pumping_ = true;
   // Handlers may queue new events while we run; a few rounds deliver those in the same wakeup.

@@ -90,6 +90,8 @@ class SipStack {
   }
   // sip:anchord@host:port;transport=... for Contact.
   std::string ContactUri(core::Transport transport) const;
+  // Adds a Contact header with ContactUri(transport).
+  void AddContact(osip_message_t* message, core::Transport transport) const;
 
   const SipCounters& counters() const { return counters_; }
   size_t live_transactions() const { return transactions_.size(); }

@@ -531,8 +531,7 @@ void ThirdPartyController::Respond(TxId tx, const osip_message_t* request, int c
   if (!response) return;
   if (code == 405) osip_message_set_allow(response.get(), "INVITE, ACK, CANCEL, BYE, OPTIONS");
   if (code >= 200 && code < 300 && MSG_IS_INVITE(request)) {
-    osip_message_set_contact(response.get(),
-                             ("<" + stack_->ContactUri(core::Transport::kUdp) + ">").c_str());
+    stack_->AddContact(response.get(), core::Transport::kUdp);
     SetSdpBody(response.get(), sdp);
     if (party) {
       party->last_ok = Clone(response.get());
