@@ -485,7 +485,7 @@ void Controller::OnResponse(TxId tx, const osip_message_t* response) {
   if (!leg || leg->kind == LegKind::kCaller) return;  // responses to BYE and CANCEL need nothing
   if (leg->kind == LegKind::kParty) return OnPartyResponse(*leg, response);
   if (code < 200) {
-    if (code > 100) OnPositionProvisional(*leg, response);
+    if (code > 100) OnPositionProvisional(*leg);
   } else if (code < 300) {
     OnPositionAnswer(*leg, response);
   } else {
@@ -493,7 +493,7 @@ void Controller::OnResponse(TxId tx, const osip_message_t* response) {
   }
 }
 
-void Controller::OnPositionProvisional(Leg& leg, const osip_message_t* response) {
+void Controller::OnPositionProvisional(Leg& leg) {
   leg.provisional = true;
   if (leg.cancel_wanted) {
     leg.cancel_wanted = false;
@@ -501,7 +501,6 @@ void Controller::OnPositionProvisional(Leg& leg, const osip_message_t* response)
     return;
   }
   Call* call = FindCall(leg.call);
-  (void)response;
   if (call && call->position_leg == leg.id && !call->answered && !call->ringing_sent) {
     RespondToInvite(*call, 180);
     call->ringing_sent = true;

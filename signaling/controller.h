@@ -120,7 +120,7 @@ class Controller : public SipStackHandler,
   bool OfferToPosition(Call& call, PositionId position, bool force_udp = false);
   void MoveToTcp(Leg& leg, osip_message_t* request);
   MessagePtr MakePositionInvite(const Call& call, Leg& leg, const failover::Position& p);
-  void OnPositionProvisional(Leg& leg, const osip_message_t* response);
+  void OnPositionProvisional(Leg& leg);
   void ConfirmUacDialog(Leg& leg, const osip_message_t* response);
   void OnPositionAnswer(Leg& leg, const osip_message_t* response);
   void OnPositionAttemptFailed(Leg& leg, int status_code);
