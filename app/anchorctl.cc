@@ -212,9 +212,12 @@ void PrintAbandoned(const json& body) {
   std::vector<Row> rows;
   for (const json& a : body.at("abandoned")) {
     rows.push_back({Text(a, "id"), Text(a, "caller"), Text(a, "caller_identity"), Text(a, "stage"),
-                    Time(a, "started_unix_ms"), Time(a, "ended_unix_ms"), Text(a, "location")});
+                    Time(a, "started_unix_ms"), Time(a, "ended_unix_ms"), Text(a, "ng911_call_id"),
+                    Text(a, "location")});
   }
-  PrintTable({"ID", "CALLER", "IDENTITY", "STAGE", "STARTED", "ENDED", "LOCATION"}, rows);
+  // The NG9-1-1 call id is what the call-taker quotes when calling back through the ESInet.
+  PrintTable({"ID", "CALLER", "IDENTITY", "STAGE", "STARTED", "ENDED", "NG911_CALL_ID", "LOCATION"},
+             rows);
 }
 
 // ---- Requests ---------------------------------------------------------------------------------

@@ -97,6 +97,9 @@ def part_b(env, a, cap, first):
               and lines[1].split()[1:2] == [CALLER] and "queued" in lines[1].split() and
               "ringing" in lines[2].split(),
               "(b) anchorctl abandoned: a header line and the two calls")
+    env.check(len(lines) == 3 and "NG911_CALL_ID" in lines[0].split() and
+              NG911_CALL_ID in lines[1].split(),
+              "(b) the table shows the NG9-1-1 call id to call back with")
 
 
 def test(env):
