@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,17 @@ struct PositionConfig {
   bool automaton = false;  // answers at once (IVR, recorder): RFC 3725 flow I is safe toward it
 };
 
+// An announcement read and validated with the configuration, so --check-config finds a bad
+// file and no media worker ever touches the disk: decoded to 16-bit linear PCM, mono. Shared
+// read-only (any thread) once parsed.
+struct AudioClip {
+  static constexpr uint32_t kMaxSeconds = 60;
+  std::string path;      // as configured (absolute); empty = no announcement
+  uint32_t rate_hz = 0;  // 8000 or 16000 (0 when empty)
+  std::shared_ptr<const std::vector<int16_t>> samples;  // null when empty, else 1..60 s of audio
+  bool empty() const { return samples == nullptr || samples->empty(); }
+};
+
 struct Config {
   struct Sip {
     std::vector<ListenAddress> listen;  // at least one
@@ -54,6 +66,7 @@ struct Config {
     uint32_t heartbeat_ms = 100;    // OPTIONS interval and per-ping timeout (20..60000)
     uint32_t misses = 3;            // consecutive failures that mark a position down (1..100)
     uint32_t rtp_timeout_ms = 300;  // silence from a position in a call (60..60000)
+    AudioClip announcement;         // played to the caller before the hold tone; empty = none
   } failover;
   struct Control {
     // The control API (HTTP + JSON) for anchorctl and operators: "IPv4:PORT", or "" for none.
@@ -63,6 +76,7 @@ struct Config {
     uint32_t max_calls = 16;         // calls waiting for a position (0..10000; 0 = no queue)
     uint32_t max_wait_s = 300;       // longest wait before the overflow answer (1..86400)
     uint32_t overflow_status = 486;  // 486 or 503: what the ESRP gets to reroute (NENA-4.2.1.3)
+    AudioClip announcement;          // played once to a queued caller, then ringback; empty = none
   } queue;
   struct Log {
     std::string level = "info";  // error | warning | notice | info | debug
@@ -74,10 +88,16 @@ struct Config {
 using ConfigErrors = std::vector<std::string>;
 
 // Parses and validates TOML text; `source_name` names it in messages (a path, or "<default>").
+// Announcement files named in it are read now (blocking disk I/O: start-up/reload only).
 tl::expected<Config, ConfigErrors> ParseConfig(std::string_view toml_text,
                                                std::string_view source_name);
 // Reads and parses a file.
 tl::expected<Config, ConfigErrors> LoadConfigFile(const std::string& path);
+
+// Reads a WAV file into `out`: RIFF/WAVE, mono, 16-bit PCM or 8-bit A-law/mu-law, 8000 or
+// 16000 Hz, 1 ms to AudioClip::kMaxSeconds. Returns the problem (for "FILE:LINE: KEY: ..."),
+// or an empty string on success.
+std::string ReadWavClip(const std::string& path, AudioClip& out);
 
 // The embedded default configuration as a commented TOML file (anchord --print-default-config).
 std::string_view DefaultConfigText();
