@@ -285,7 +285,7 @@ std::string DecodeWav(const std::vector<unsigned char>& b, AudioClip& out) {
   }
   WavFormat f;
   bool have_format = false;
-  for (size_t at = 12; b.size() - at >= 8;) {
+  for (size_t at = 12; at <= b.size() && b.size() - at >= 8;) {
     const uint32_t size = Le32(&b[at + 4]);
     const unsigned char* body = &b[at + 8];
     const size_t left = b.size() - at - 8;

@@ -501,13 +501,15 @@ TEST(ConfigAnnouncementTest, Pcm16MonoIsLoadedSampleForSample) {
 
 TEST(ConfigAnnouncementTest, G711AndSixteenKilohertzAreAccepted) {
   WavFile wav;
-  wav.Write(7, 1, 8000, 8, {0xFF, 0x00, 0x80});  // mu-law: 0, -32124, +32124 (G.711)
+  // 1 ms (8 samples) at least. mu-law 0xFF, 0x00, 0x80 are 0, -32124, +32124 (G.711).
+  wav.Write(7, 1, 8000, 8, {0xFF, 0x00, 0x80, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
   AudioClip clip;
   ASSERT_EQ(ReadWavClip(wav.path(), clip), "");
-  EXPECT_EQ(*clip.samples, (std::vector<int16_t>{0, -32124, 32124}));
-  wav.Write(6, 1, 8000, 8, {0xD5, 0x55, 0xAA, 0x2A});  // A-law: 8, -8, 32256, -32256
+  EXPECT_EQ(*clip.samples, (std::vector<int16_t>{0, -32124, 32124, 0, 0, 0, 0, 0}));
+  // A-law 0xD5, 0x55, 0xAA, 0x2A are 8, -8, 32256, -32256.
+  wav.Write(6, 1, 8000, 8, {0xD5, 0x55, 0xAA, 0x2A, 0xD5, 0xD5, 0xD5, 0xD5});
   ASSERT_EQ(ReadWavClip(wav.path(), clip), "");
-  EXPECT_EQ(*clip.samples, (std::vector<int16_t>{8, -8, 32256, -32256}));
+  EXPECT_EQ(*clip.samples, (std::vector<int16_t>{8, -8, 32256, -32256, 8, 8, 8, 8}));
   wav.Write(1, 1, 16000, 16, Pcm16(std::vector<int16_t>(320, 5)));
   ASSERT_EQ(ReadWavClip(wav.path(), clip), "");
   EXPECT_EQ(clip.rate_hz, 16000u);
