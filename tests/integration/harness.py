@@ -1075,3 +1075,77 @@ def wav_both_share(path, a, b, others=()):
     if not wins:
         return 0.0, dur
     return sum(1 for _t, s in wins if a in s and b in s) / len(wins), dur
+
+
+# ---------------------------------------------------------------------------
+# SIP races, transports and 3pcc flows (issue 3 tests: missing_ack, cancel_200_race,
+# large_invite_tcp, threepcc_flow123, glare_491, refer_transfer_audio)
+
+
+def config_set(text, section, **keys):
+    """anchord TOML `text` with `key = value` lines added to [section] (created before the
+    first [[positions]] if absent), e.g. config_set(cfg, "sip", t1_ms=200)."""
+    lines = "".join(f"{k} = {toml_value(v)}\n" for k, v in keys.items())
+    head = f"[{section}]\n"
+    if text.startswith(head) or f"\n{head}" in text:
+        at = text.index(head) if text.startswith(head) else text.index(f"\n{head}") + 1
+        at += len(head)
+        return text[:at] + lines + text[at:]
+    before, sep, after = text.partition("[[positions]]")
+    return before + head + lines + "\n" + sep + after
+
+
+def sdp_origin(msg):
+    """(username, session id, version, address) of the o= line of a SIP message's body
+    (the first application/sdp part of a multipart body), or None."""
+    m = re.search(rb"(?m)^o=(\S+) (\S+) (\d+) IN IP[46] (\S+)", sip_body(msg))
+    return (m.group(1).decode(), m.group(2).decode(), int(m.group(3)),
+            m.group(4).decode()) if m else None
+
+
+def sdp_media(msg):
+    """[(media, port, [payload types])] of the m= lines of a SIP message's body."""
+    return [(m.group(1).decode(), int(m.group(2)), m.group(3).decode().split())
+            for m in re.finditer(rb"(?m)^m=(\w+) (\d+) \S+ ?([^\r\n]*)", sip_body(msg))]
+
+
+def sdp_connections(msg):
+    """Every c= address of a SIP message's body (session and media level)."""
+    return [m.group(1).decode() for m in
+            re.finditer(rb"(?m)^c=IN IP[46] ([^\s/]+)", sip_body(msg))]
+
+
+def sip_to_tag(msg):
+    m = re.search(r";\s*tag=([^;>\s]+)", sip_header(msg, "To") or "")
+    return m.group(1) if m else None
+
+
+def cseq_number(payload):
+    m = re.search(rb"(?im)^CSeq:\s*(\d+)", payload)
+    return int(m.group(1)) if m else None
+
+
+def sip_flow(capture, ports, names, options=False):
+    """Every SIP message to any of `ports` in arrival order, as (t, 'X->Y', first line,
+    Packet), `names` mapping a port to a party's name (others are shown as numbers);
+    heartbeat OPTIONS and their responses only if `options`."""
+    out = []
+    for p in sorted([q for port in ports for q in sip_messages_to(capture, port)],
+                    key=lambda q: q.t):
+        if not options and cseq_method(p.payload) == "OPTIONS":
+            continue
+        src = names.get(p.sport, str(p.sport))
+        dst = names.get(p.dport, str(p.dport))
+        line = sip_start_line(p.payload)
+        if not is_request(p.payload):
+            line += f" ({cseq_method(p.payload)})"
+        out.append((p.t, f"{src}->{dst}", line, p))
+    return out
+
+
+def log_sip_flow(flow):
+    if not flow:
+        return
+    t0 = flow[0][0]
+    log("SIP on the wire:\n" + "\n".join(f"  {t - t0:7.3f} {who:18s} {line}"
+                                           for t, who, line, _p in flow))
