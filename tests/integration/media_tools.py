@@ -201,6 +201,51 @@ def dtmf_event_payloads(digit, frames=10, volume=10):
     return out + [end] * 3
 
 
+def dtmf_schedule(digits, ssrc, tone_hz=1000, lead_s=1.0, gap_s=0.2, tail_s=1.0,
+                  frames_per_digit=10, seq0=2000):
+    """[(offset_s, packet)] of one RTP stream (one SSRC, sequence +1 per packet): PCMU
+    `tone_hz` for lead_s, then each digit as telephone-events (marker on the first packet,
+    the event's start timestamp on all, end packet x3) separated by gap_s of tone, then
+    tail_s of tone. Audio timestamps advance 160 per 20 ms slot, events included."""
+    slots = []  # (kind, payload, event_start_slot)
+    slots += [("audio", p, None) for p in tone_frames(tone_hz, lead_s)]
+    for d in digits:
+        start = len(slots)
+        slots += [("event", p, start) for p in dtmf_event_payloads(d, frames_per_digit)]
+        slots += [("audio", p, None)
+                  for p in tone_frames(tone_hz, gap_s, start_frame=len(slots))]
+    slots += [("audio", p, None) for p in tone_frames(tone_hz, tail_s, start_frame=len(slots))]
+    out = []
+    for i, (kind, payload, start) in enumerate(slots):
+        if kind == "audio":
+            pkt = rtp_packet(PT_PCMU, seq0 + i, i * FRAME, ssrc, payload, marker=(i == 0))
+        else:
+            pkt = rtp_packet(PT_EVENT, seq0 + i, start * FRAME, ssrc, payload,
+                             marker=(i == start))
+        out.append((i * 0.020, pkt))
+    return out
+
+
+def events_by_start(packets, pt=PT_EVENT):
+    """Telephone-event packets (harness.Rtp) grouped per event (SSRC, start timestamp), in
+    order of arrival: [{'digit', 'ts', 'packets', 'ends', 'duration', 'marker'}]."""
+    events = {}
+    for r in packets:
+        if r.pt != pt:
+            continue
+        ev = parse_event(r.payload)
+        if ev is None:
+            continue
+        e = events.setdefault((r.ssrc, r.ts), {"digit": ev[0], "ts": r.ts, "packets": 0,
+                                               "ends": 0, "duration": 0, "marker": False,
+                                               "t": r.t})
+        e["packets"] += 1
+        e["ends"] += ev[1]
+        e["duration"] = max(e["duration"], ev[3])
+        e["marker"] = e["marker"] or r.marker
+    return sorted(events.values(), key=lambda e: e["t"])
+
+
 # ---------------------------------------------------------------------------
 # Baudot TTY (TIA-825-A: 45.45 bit/s, mark 1400 Hz = 1, space 1800 Hz = 0,
 # 1 start bit, 5 data bits LSB first, 1.5 stop bits; LTRS/FIGS shift codes)
@@ -349,6 +394,18 @@ def wait_200_sdp(capture, dport, timeout, method="INVITE"):
                 return media
         return None
     return h.wait_until(got, timeout, what=f"a 200 with SDP at port {dport}")
+
+
+def wait_invite_sdp(capture, dport, timeout):
+    """Waits for an INVITE with SDP at dport (anchord's offer to a position): sdp_media()."""
+    def got():
+        for p in sorted(h.sip_messages_to(capture, dport), key=lambda p: p.t):
+            if p.payload.startswith(b"INVITE "):
+                media = sdp_media(p.payload)
+                if media:
+                    return media
+        return None
+    return h.wait_until(got, timeout, what=f"an INVITE with SDP at port {dport}")
 
 
 def rtp_all(capture, dport, sport=None):
