@@ -2,6 +2,8 @@
 
 #include "signaling/internal/controller_state.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -18,23 +20,17 @@ using failover::Position;
 
 namespace {
 
+// What anchord supports toward callers: session timers (RFC 4028) and reliable provisionals
+// (RFC 3262, controller_prack.cc).
+constexpr char kSupported[] = "100rel, timer";
+
 // The option tags of the request's Require headers that anchord does not support, joined
 // with ", "; empty when it supports them all.
 std::string UnsupportedRequire(const osip_message_t* request) {
   std::string unsupported;
-  osip_header_t* h = nullptr;
-  for (int pos = 0; (pos = osip_message_header_get_byname(request, "require", pos, &h)) >= 0;
-       ++pos) {
-    std::string value = h && h->hvalue ? h->hvalue : "";
-    for (size_t start = 0; start < value.size();) {
-      size_t end = value.find(',', start);
-      std::string tag = value.substr(start, end == std::string::npos ? end : end - start);
-      tag.erase(0, tag.find_first_not_of(" \t"));
-      tag.erase(tag.find_last_not_of(" \t") + 1);
-      if (!tag.empty() && tag != "timer") unsupported += (unsupported.empty() ? "" : ", ") + tag;
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
+  for (const std::string& tag : OptionTags(request, "require")) {
+    if (strcasecmp(tag.c_str(), "timer") == 0 || strcasecmp(tag.c_str(), "100rel") == 0) continue;
+    unsupported += (unsupported.empty() ? "" : ", ") + tag;
   }
   return unsupported;
 }
@@ -89,8 +85,9 @@ void Controller::Respond(TxId tx, const osip_message_t* request, int code,
   if (!response) return;
   if (code == 405 || (code == 200 && MSG_IS_OPTIONS(request))) {
     osip_message_set_allow(response.get(),
-                           "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY");
+                           "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY, PRACK");
     osip_message_set_accept(response.get(), "application/sdp, multipart/mixed");
+    osip_message_set_supported(response.get(), kSupported);
   }
   stack_->Respond(tx, std::move(response));
 }
@@ -122,7 +119,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
     }
   }
   // R3261-8.2.2.3: an extension the caller requires and anchord does not do gets 420 with
-  // Unsupported, so the ESRP retries without it (anchord supports only "timer").
+  // Unsupported, so the ESRP retries without it (anchord supports "timer" and "100rel").
   if (std::string unsupported = UnsupportedRequire(invite); !unsupported.empty()) {
     MessagePtr bad = MakeResponse(invite, 420, NewTag());
     if (bad) {
@@ -166,6 +163,7 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
   d.local_party = FromToText(invite->to) + ";tag=" + d.local_tag;
   LearnRoute(d, invite, false, source.transport);
   caller.response_peer = source;
+  InitReliability(caller, invite);
   dialogs_[DialogKey(d.call_id, d.local_tag)] = caller.id;
   caller.invite_tx = tx;  // DestroyLeg() forgets the mapping by it
   invite_txs_[tx] = caller.id;
@@ -195,9 +193,12 @@ void Controller::StartCall(TxId tx, const osip_message_t* invite, const PeerAddr
 void Controller::RespondToInvite(Call& call, int code) {
   Leg* caller = FindLeg(call.caller);
   MessagePtr response = MakeResponse(call.invite.get(), code, caller->dialog.local_tag);
+  if (!response) return;
   if (code < 300 && code > 100) {
     stack_->AddContact(response.get(), caller->response_peer.transport);
   }
+  if (code > 100 && code < 200) return SendProvisional(call, std::move(response));
+  EndReliability(*caller);
   stack_->Respond(call.invite_tx, std::move(response));
 }
 
@@ -219,9 +220,17 @@ void Controller::AnswerCaller(Call& call) {
     osip_message_set_header(answer.get(), "Session-Expires", (seconds + ";refresher=uac").c_str());
     osip_message_set_header(answer.get(), "Require", "timer");
   }
-  caller.answer = Clone(answer.get());
-  stack_->Respond(call.invite_tx, std::move(answer));
+  osip_message_set_supported(answer.get(), kSupported);
+  caller.answer = std::move(answer);
   call.answered = true;
+  // R3262-a: not while a reliable provisional (the 183 with our SDP answer) is unacknowledged.
+  if (!HoldAnswerForPrack(caller)) SendAnswer(call, caller);
+}
+
+void Controller::SendAnswer(Call& call, Leg& caller) {
+  caller.reliable.answer_held = false;
+  EndReliability(caller);
+  stack_->Respond(call.invite_tx, Clone(caller.answer.get()));
   // The IST ends with the 2xx (RFC 6026 gap in osip): retransmit it ourselves until the ACK
   // (over UDP; over TCP only the 64*T1 deadline applies), R3261-13.3.1.4.
   LegId id = caller.id;
@@ -280,7 +289,8 @@ void Controller::HandleCancel(TxId tx, const osip_message_t* cancel) {
   }
   Respond(tx, cancel, 200, leg->dialog.local_tag);
   Call* call = FindCall(leg->call);
-  if (!call || call->answered) return;
+  // A 200 held for a PRACK has not gone out: the INVITE can still be cancelled.
+  if (!call || (call->answered && !leg->reliable.answer_held)) return;
   RespondToInvite(*call, 487);
   RecordAbandoned(*call);
   EndCall(call->id, "cancelled by the caller before answer", std::nullopt);
@@ -328,6 +338,8 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
     HandleReInvite(tx, *leg, request);  // RFC 3311: an UPDATE's offer is absorbed the same way
   } else if (method == "REFER") {
     HandleRefer(tx, *leg, request);
+  } else if (method == "PRACK") {
+    HandlePrack(tx, *leg, request);
   } else if (method == "NOTIFY" || method == "OPTIONS" || method == "INFO") {
     Respond(tx, request, 200);
   } else {
@@ -826,7 +838,12 @@ void Controller::EndCall(CallId id, const char* reason, std::optional<LegId> bye
     }
   }
   if (Leg* caller = FindLeg(call.caller)) {
-    if (call.answered && caller->id != bye_from) SendBye(*caller, reason);
+    if (caller->reliable.answer_held) {
+      // Our 200 waited for a PRACK and never went out: the INVITE still needs a final answer.
+      if (!caller->reliable.final_sent) RespondToInvite(call, 480);
+    } else if (call.answered && caller->id != bye_from) {
+      SendBye(*caller, reason);
+    }
     DestroyLeg(caller->id);
   }
   Log(Level::kNotice, Subsys::kSip, std::string("call end: ") + reason,

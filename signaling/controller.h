@@ -108,8 +108,11 @@ class Controller : public SipStackHandler,
   void StartCall(TxId tx, const osip_message_t* invite, const PeerAddress& source);
   int InviteStatusNow() const;
   bool HasConnectedParty(const Call& call) const;
+  // Any response to the caller's INVITE after 100: provisionals go through SendProvisional
+  // (reliably when RFC 3262 says so), a final one ends the reliable provisionals.
   void RespondToInvite(Call& call, int code);
   void AnswerCaller(Call& call);
+  void SendAnswer(Call& call, Leg& caller);  // the 200 built by AnswerCaller, then retransmitted
   void RetransmitAnswer(LegId leg_id);
   void HandleCancel(TxId tx, const osip_message_t* cancel);
   void HandleInDialog(TxId tx, const osip_message_t* request);
@@ -137,6 +140,16 @@ class Controller : public SipStackHandler,
   void Overflow(Call& call, const char* reason);
   void SendEarlyMedia(Call& call);
   void RecordAbandoned(const Call& call);
+
+  // Reliable provisionals toward the caller (controller_prack.cc, RFC 3262, R3262-a).
+  void InitReliability(Leg& caller, const osip_message_t* invite);
+  void SendProvisional(Call& call, MessagePtr response);
+  void SendReliable(Leg& caller, MessagePtr response);
+  void RetransmitProvisional(LegId caller_id);
+  void HandlePrack(TxId tx, Leg& leg, const osip_message_t* prack);
+  // True when our 200 must wait for a PRACK (it is then sent by HandlePrack).
+  bool HoldAnswerForPrack(Leg& caller);
+  void EndReliability(Leg& caller);  // a final response went out: no more provisionals
 
   // Parties: conference members and the ends of anchored third-party calls
   // (controller_control.cc).

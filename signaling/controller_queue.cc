@@ -81,8 +81,9 @@ void Controller::SendEarlyMedia(Call& call) {
   stack_->AddContact(progress.get(), caller->response_peer.transport);
   osip_message_set_content_type(progress.get(), "application/sdp");
   osip_message_set_body(progress.get(), caller->last_sdp.data(), caller->last_sdp.size());
-  stack_->Respond(call.invite_tx, std::move(progress));
   caller->early_media = true;
+  // Reliably when the caller supports 100rel (R3262-a): it then knows our answer arrived.
+  SendProvisional(call, std::move(progress));
   media_.Connect(caller->id);
   media_.SetTone(caller->id, media::Tone::kRingback);
 }

@@ -1,5 +1,6 @@
 #include "signaling/sip_message.h"
 
+#include <strings.h>
 #include <sys/random.h>
 
 #include <cstdlib>
@@ -49,6 +50,8 @@ std::string RandomToken(size_t hex_chars) {
   }
   return token;
 }
+
+uint32_t RandomRSeq() { return static_cast<uint32_t>(1 + Generator()() % 0x7FFFFFFFull); }
 
 std::string ToText(const osip_message_t* message) {
   char* buf = nullptr;
@@ -166,6 +169,31 @@ std::string HeaderValue(const osip_message_t* m, const char* lower_name) {
   osip_header_t* h = nullptr;
   if (osip_message_header_get_byname(m, lower_name, 0, &h) < 0 || !h || !h->hvalue) return {};
   return h->hvalue;
+}
+
+std::vector<std::string> OptionTags(const osip_message_t* m, const char* lower_name) {
+  std::vector<std::string> tags;
+  osip_header_t* h = nullptr;
+  for (int pos = 0; (pos = osip_message_header_get_byname(m, lower_name, pos, &h)) >= 0; ++pos) {
+    std::string_view value = h && h->hvalue ? h->hvalue : "";
+    while (!value.empty()) {
+      size_t comma = value.find(',');
+      std::string_view tag = value.substr(0, comma);
+      value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+      size_t first = tag.find_first_not_of(" \t");
+      if (first == std::string_view::npos) continue;
+      tag = tag.substr(first, tag.find_last_not_of(" \t") - first + 1);
+      tags.emplace_back(tag);
+    }
+  }
+  return tags;
+}
+
+bool HasOptionTag(const osip_message_t* m, const char* lower_name, std::string_view tag) {
+  for (const std::string& t : OptionTags(m, lower_name)) {
+    if (strcasecmp(t.c_str(), std::string(tag).c_str()) == 0) return true;
+  }
+  return false;
 }
 
 std::optional<PeerAddress> PeerOfUri(const osip_uri_t* uri, core::Transport fallback) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <osipparser2/osip_parser.h>
 
@@ -27,6 +28,8 @@ void OsipFree(void* p);
 std::string RandomToken(size_t hex_chars = 16);
 inline std::string NewBranch() { return "z9hG4bK" + RandomToken(20); }
 inline std::string NewTag() { return RandomToken(16); }
+// The first RSeq of a transaction's reliable provisionals: uniform in 1 .. 2^31-1 (RFC 3262 §3).
+uint32_t RandomRSeq();
 
 // The serialized message; empty on failure.
 std::string ToText(const osip_message_t* message);
@@ -50,6 +53,10 @@ std::string CseqMethod(const osip_message_t* message);
 uint32_t CseqNumber(const osip_message_t* message);
 // The first value of an extension header (case-insensitive name), or empty.
 std::string HeaderValue(const osip_message_t* message, const char* lower_name);
+// The option tags of every `lower_name` header (Require, Supported ...), comma lists split and
+// blanks trimmed, in order.
+std::vector<std::string> OptionTags(const osip_message_t* message, const char* lower_name);
+bool HasOptionTag(const osip_message_t* message, const char* lower_name, std::string_view tag);
 
 // Where a SIP URI points (numeric host only; DNS is out of scope for now). The transport is the
 // URI's transport parameter, else `fallback`.

@@ -1,9 +1,10 @@
 // The Controller's per-call and per-leg state, shared by its implementation files
-// (controller.cc: calls and positions; controller_failover.cc; controller_queue.cc;
-// controller_control.cc). Signaling thread only.
+// (controller.cc: calls and positions; controller_queue.cc; controller_control.cc;
+// controller_prack.cc). Signaling thread only.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,27 @@
 namespace anchord::signaling {
 
 enum class LegKind { kCaller, kPosition, kParty };
+
+// RFC 3262 toward the caller: which of our provisional responses to its INVITE go reliably.
+// kAll: it sent Require: 100rel (every 101-199 must, R3262-a). kWithSdp: it sent only
+// Supported: 100rel, and anchord chooses reliability for the 18x that carry SDP (the queue's
+// 183 with the early-media answer), so the ESRP knows that answer arrived.
+enum class Reliability { kNone, kWithSdp, kAll };
+
+// The caller leg's reliable provisionals (controller_prack.cc). At most one is unacknowledged;
+// later ones wait in `waiting`; a 200 that is ready before the PRACK is held.
+struct ReliableProvisionals {
+  Reliability mode = Reliability::kNone;
+  uint32_t next_rseq = 0;          // RSeq of the next reliable provisional (random start, +1 each)
+  MessagePtr unacked;              // sent, not PRACKed yet: retransmitted until the PRACK
+  uint32_t unacked_rseq = 0;       // its RSeq
+  std::deque<MessagePtr> waiting;  // reliable provisionals behind `unacked`, in order
+  std::unique_ptr<core::Timer> timer;
+  uint32_t interval_ms = 0;  // T1, 2*T1, 4*T1 ... (no T2 cap, RFC 3262 §3)
+  uint64_t deadline_us = 0;  // first send + 64*T1: then 500 to the INVITE
+  bool answer_held = false;  // our 200 is built (Leg::answer) and waits for the PRACK
+  bool final_sent = false;   // a final response to the caller's INVITE went out
+};
 
 struct Controller::Leg {
   LegId id;
@@ -48,6 +70,7 @@ struct Controller::Leg {
   bool we_refresh = false;
   uint32_t retransmit_ms = 0;
   uint64_t retransmit_deadline_us = 0;
+  ReliableProvisionals reliable;  // caller legs: RFC 3262 (controller_prack.cc)
 };
 
 struct Controller::Call {

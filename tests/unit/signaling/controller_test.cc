@@ -1065,13 +1065,14 @@ TEST_F(ControllerTest, PositionWithoutSessionTimerIsLeftAlone) {
 }
 
 // R3261-8.2.2.3: a required extension anchord does not do gets 420 with Unsupported (the ESRP
-// retries without it); "timer" is supported.
+// retries without it); "timer" and "100rel" (R3262-a) are supported.
 TEST_F(ControllerTest, UnsupportedRequireGets420) {
   Start();
-  caller_.SendTo(StackPort(), CallerInvite("needs-100rel", "Require: 100rel, timer\r\n"));
+  caller_.SendTo(StackPort(),
+                 CallerInvite("needs-precondition", "Require: precondition, timer\r\n"));
   auto bad = driver_->WaitFor(caller_, IsResponse(420, "INVITE"));
   ASSERT_TRUE(bad);
-  EXPECT_EQ(HeaderValue(*bad, "Unsupported"), "100rel");
+  EXPECT_EQ(HeaderValue(*bad, "Unsupported"), "precondition");
   EXPECT_EQ(pos_[0].count(IsRequest("INVITE")), 0u);
   SipTestPeer timed;
   driver_->Watch(&timed);
@@ -1099,6 +1100,290 @@ TEST_F(ControllerTest, LargeInviteTriesTcpThenUdp) {
   EXPECT_GT(invite->size(), 1300u);
   EXPECT_NE(HeaderValue(*invite, "Via").find("SIP/2.0/UDP"), std::string::npos);
   EXPECT_NE(invite->find(pidf), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reliable provisionals toward the caller (RFC 3262, R3262-a, NENA-3.1.2-a).
+
+std::string RAckFor(const std::string& provisional) {
+  return HeaderValue(provisional, "RSeq") + " 1 INVITE";
+}
+
+uint64_t RSeqOf(const std::string& response) {
+  std::string rseq = HeaderValue(response, "RSeq");
+  return rseq.empty() ? 0 : std::stoull(rseq);
+}
+
+class ControllerPrackTest : public ControllerTest {
+ protected:
+  // The caller's PRACK (RAck `rack`, SDP body `sdp` if any) in the early dialog that
+  // `provisional` created.
+  std::string Prack(const std::string& invite, const std::string& provisional, uint32_t cseq,
+                    const std::string& rack, const std::string& sdp = "") {
+    const std::string plain =
+        CallerRequest("PRACK", cseq, invite, provisional, "z9hG4bK-prack-" + std::to_string(cseq));
+    std::string head = plain.substr(0, plain.find("Content-Length:")) + "RAck: " + rack + "\r\n";
+    if (!sdp.empty()) head += "Content-Type: application/sdp\r\n";
+    return WithBody(head, sdp);
+  }
+  static constexpr char kRequire[] = "Require: 100rel\r\n";
+  static constexpr char kSupported[] = "Supported: 100rel, timer\r\n";
+};
+
+// R3262-a: with Require: 100rel every provisional goes reliably. Queued: the 180 has Require:
+// 100rel and an RSeq in 1..2^31-1; the 183 waits until the 180 is PRACKed (one unacknowledged
+// at a time), then carries RSeq + 1 and the early-media SDP (NENA-4.2.1.3); each matching PRACK
+// gets 200.
+TEST_F(ControllerPrackTest, RequiredReliabilityQueues183BehindThePrackedRinging) {
+  Start({}, DefaultPositions(), /*all_up=*/false);
+  const std::string invite = CallerInvite("rel-queued", kRequire);
+  caller_.SendTo(StackPort(), invite);
+  auto ringing = driver_->WaitFor(caller_, IsResponse(180, "INVITE"));
+  ASSERT_TRUE(ringing) << "a Require: 100rel INVITE got no 180";
+  EXPECT_EQ(caller_.count(IsResponse(420, "INVITE")), 0u);
+  EXPECT_EQ(HeaderValue(*ringing, "Require"), "100rel");
+  const uint64_t rseq = RSeqOf(*ringing);
+  EXPECT_GE(rseq, 1u);
+  EXPECT_LE(rseq, 0x7FFFFFFFu);
+  driver_->RunFor(100'000);
+  EXPECT_EQ(caller_.count(IsResponse(183, "INVITE")), 0u) << "a 2nd reliable 1xx before PRACK";
+
+  caller_.SendTo(StackPort(), Prack(invite, *ringing, 2, RAckFor(*ringing)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  auto early = driver_->WaitFor(caller_, IsResponse(183, "INVITE"));
+  ASSERT_TRUE(early) << "no 183 after the 180's PRACK";
+  EXPECT_EQ(HeaderValue(*early, "Require"), "100rel");
+  EXPECT_EQ(RSeqOf(*early), rseq + 1);
+  EXPECT_NE(BodyOf(*early).find("m=audio"), std::string::npos);
+  EXPECT_EQ(ParamOf(HeaderValue(*early, "To"), "tag"), ParamOf(HeaderValue(*ringing, "To"), "tag"));
+  caller_.SendTo(StackPort(), Prack(invite, *early, 3, RAckFor(*early)));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  EXPECT_EQ(controller_->active_calls(), 1u);
+}
+
+// R3262-a: an unacknowledged reliable provisional is re-sent at T1, 2*T1, 4*T1 ... (no T2 cap,
+// RFC 3262 §3) and no more once PRACKed. Supported: 100rel only: the 180 (no SDP) goes
+// unreliably, the 183 with SDP reliably (anchord's choice). T1 = 40 ms.
+TEST_F(ControllerPrackTest, ReliableProvisionalIsResentAtDoublingIntervalsUntilPrack) {
+  ControllerOptions options;
+  options.t1_ms = 40;
+  Start(options, DefaultPositions(), /*all_up=*/false);
+  const std::string invite = CallerInvite("rel-retransmit", kSupported);
+  caller_.SendTo(StackPort(), invite);
+  auto early = driver_->WaitFor(caller_, IsResponse(183, "INVITE"));
+  ASSERT_TRUE(early);
+  const uint64_t first = core::MonotonicUs();
+  auto ringing = caller_.Take(IsResponse(180, "INVITE"));
+  ASSERT_TRUE(ringing);
+  EXPECT_TRUE(HeaderValue(*ringing, "RSeq").empty()) << "a 180 without SDP went reliably";
+  EXPECT_TRUE(HeaderValue(*ringing, "Require").empty());
+  EXPECT_NE(RSeqOf(*early), 0u);
+  std::vector<uint64_t> at;  // ms after the first 183
+  for (size_t n = 2; n <= 5; ++n) {
+    ASSERT_TRUE(driver_->RunUntil([&] { return caller_.count(IsResponse(183, "INVITE")) >= n; },
+                                  2'000'000));
+    at.push_back((core::MonotonicUs() - first) / 1000);
+  }
+  const std::vector<uint64_t> expected = {40, 120, 280, 600};  // T1, +2*T1, +4*T1, +8*T1
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_GE(at[i] + 5, expected[i]) << "retransmission " << i + 1;
+    EXPECT_LE(at[i], expected[i] + 60) << "retransmission " << i + 1;
+  }
+  for (const std::string& m : caller_.received()) {
+    if (StatusOf(m) == 183) {
+      EXPECT_EQ(RSeqOf(m), RSeqOf(*early)) << "a retransmission's RSeq";
+    }
+  }
+  caller_.SendTo(StackPort(), Prack(invite, *early, 2, RAckFor(*early)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  const size_t sent = caller_.count(IsResponse(183, "INVITE"));
+  driver_->RunFor(1'000'000);  // the next one was due 640 ms after the 4th
+  EXPECT_EQ(caller_.count(IsResponse(183, "INVITE")), sent) << "re-sent after its PRACK";
+}
+
+// R3262-a: a PRACK that matches no unacknowledged reliable provisional (wrong RSeq, wrong CSeq
+// method, unknown dialog) gets 481 and the provisional stays unacknowledged; the matching one
+// then gets 200, and its retransmission the same 200 (the stack's transaction layer).
+TEST_F(ControllerPrackTest, PrackWithAWrongRAckGets481) {
+  Start({}, DefaultPositions(), /*all_up=*/false);
+  const std::string invite = CallerInvite("rel-wrong-rack", kSupported);
+  caller_.SendTo(StackPort(), invite);
+  auto early = driver_->WaitFor(caller_, IsResponse(183, "INVITE"));
+  ASSERT_TRUE(early);
+  const std::string rseq = HeaderValue(*early, "RSeq");
+  caller_.SendTo(StackPort(),
+                 Prack(invite, *early, 2, std::to_string(RSeqOf(*early) + 1) + " 1 INVITE"));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "PRACK")));
+  caller_.SendTo(StackPort(), Prack(invite, *early, 3, rseq + " 1 UPDATE"));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "PRACK")));
+  std::string stranger = Prack(invite, *early, 4, RAckFor(*early));
+  stranger.replace(stranger.find("Call-ID: rel-wrong-rack"), 23, "Call-ID: no-such-dialog");
+  caller_.SendTo(StackPort(), stranger);
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "PRACK")));
+
+  const std::string prack = Prack(invite, *early, 5, RAckFor(*early));
+  caller_.SendTo(StackPort(), prack);
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  caller_.SendTo(StackPort(), prack);  // retransmitted: same transaction, same answer
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  caller_.SendTo(StackPort(), Prack(invite, *early, 6, RAckFor(*early)));  // already PRACKed
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "PRACK")));
+}
+
+// A PRACK with SDP would be a new offer (our reliable 183 answered the caller's): 488, the 183
+// stays unacknowledged (still re-sent), the caller leg's media untouched; a PRACK without SDP
+// then gets 200.
+TEST_F(ControllerPrackTest, PrackWithSdpGets488AndChangesNothing) {
+  ControllerOptions options;
+  options.t1_ms = 50;
+  Start(options, DefaultPositions(), /*all_up=*/false);
+  const std::string invite = CallerInvite("rel-prack-sdp", kRequire);
+  caller_.SendTo(StackPort(), invite);
+  auto ringing = driver_->WaitFor(caller_, IsResponse(180, "INVITE"));
+  ASSERT_TRUE(ringing);
+  caller_.SendTo(StackPort(), Prack(invite, *ringing, 2, RAckFor(*ringing), PeerSdp(20400)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(488, "PRACK")));
+  const size_t before = caller_.count(IsResponse(180, "INVITE"));
+  EXPECT_TRUE(driver_->RunUntil([&] { return caller_.count(IsResponse(180, "INVITE")) > before; },
+                                1'000'000))
+      << "the 180 stopped being re-sent after a refused PRACK";
+  EXPECT_EQ(caller_.count(IsResponse(183, "INVITE")), 0u);
+  EXPECT_EQ(media_.remotes[CallerLeg().value].size(), 1u) << "the PRACK's SDP was used";
+  caller_.SendTo(StackPort(), Prack(invite, *ringing, 3, RAckFor(*ringing)));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(183, "INVITE")));
+}
+
+// R3262-a (RFC 3262 §3: no 2xx while an unacknowledged reliable 1xx is outstanding, kept simple:
+// any): the position answers while the caller's reliable 180 is unacknowledged; the caller's
+// 200 waits for the PRACK, then goes out with the SDP answer and Supported: 100rel.
+TEST_F(ControllerPrackTest, AnswerWaitsForThePrack) {
+  Start();
+  const std::string invite = CallerInvite("rel-held-200", kRequire);
+  caller_.SendTo(StackPort(), invite);
+  auto offer = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(offer);
+  EXPECT_EQ(HeaderValue(*offer, "Require"), "") << "100rel went on to the position";
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(0, *offer, &ok));
+  auto ringing = driver_->WaitFor(caller_, IsResponse(180, "INVITE"));
+  ASSERT_TRUE(ringing);
+  EXPECT_NE(RSeqOf(*ringing), 0u);
+  driver_->RunFor(200'000);
+  EXPECT_EQ(caller_.count(IsResponse(200, "INVITE")), 0u) << "200 before the PRACK";
+  caller_.SendTo(StackPort(), Prack(invite, *ringing, 2, RAckFor(*ringing)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "PRACK")));
+  auto answer = driver_->WaitFor(caller_, IsResponse(200, "INVITE"));
+  ASSERT_TRUE(answer) << "no 200 after the PRACK";
+  EXPECT_NE(BodyOf(*answer).find("m=audio"), std::string::npos);
+  EXPECT_TRUE(HeaderValue(*answer, "RSeq").empty());
+  EXPECT_NE(HeaderValue(*answer, "Supported").find("100rel"), std::string::npos);
+  caller_.SendTo(StackPort(), CallerRequest("ACK", 1, invite, *answer, "z9hG4bK-rel-ack"));
+  caller_.SendTo(StackPort(), CallerRequest("BYE", 3, invite, *answer, "z9hG4bK-rel-bye"));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "BYE")));
+  EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
+}
+
+// R3262-a: 64*T1 without a PRACK (T1 = 20 ms: 1.28 s): the INVITE gets 500, the 180 was re-sent
+// meanwhile, the ringing position is CANCELled and the call is gone (no BYE to the caller).
+TEST_F(ControllerPrackTest, NoPrackWithin64T1Gets500AndCancelsThePosition) {
+  ControllerOptions options;
+  options.t1_ms = 20;
+  Start(options);
+  caller_.SendTo(StackPort(), CallerInvite("rel-no-prack", kRequire));
+  auto offer = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(offer);
+  pos_[0].SendTo(StackPort(), ResponseTo(*offer, 180, "Ringing", PositionTag(0)));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(180, "INVITE")));
+  const uint64_t first = core::MonotonicUs();
+  auto failed = driver_->WaitFor(caller_, IsResponse(500, "INVITE"), 4'000'000);
+  ASSERT_TRUE(failed) << "no 5xx after 64*T1 without PRACK";
+  EXPECT_GE(core::MonotonicUs() - first, 1'200'000u);
+  EXPECT_GE(caller_.count(IsResponse(180, "INVITE")), 6u);  // at 20, 60, 140, 300, 620, 1260 ms
+  EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("CANCEL")));
+  const size_t ringing = caller_.count(IsResponse(180, "INVITE"));
+  driver_->RunFor(200'000);
+  EXPECT_EQ(caller_.count(IsResponse(180, "INVITE")), ringing) << "re-sent after the final";
+  EXPECT_EQ(caller_.count(IsRequest("BYE")), 0u);
+  EXPECT_EQ(controller_->active_calls(), 0u);
+  EXPECT_EQ(Pos(0).activity, Activity::kIdle);
+}
+
+// The same while queued (Supported only: the reliable 183) and with the 200 held: the queue
+// forgets the call; a position that answered meanwhile gets a BYE, the caller only the 500.
+TEST_F(ControllerPrackTest, NoPrackForTheQueued183Gets500AndLeavesTheQueue) {
+  ControllerOptions options;
+  options.t1_ms = 20;
+  Start(options, DefaultPositions(), /*all_up=*/false);
+  caller_.SendTo(StackPort(), CallerInvite("rel-queued-no-prack", kSupported));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(183, "INVITE")));
+  ASSERT_EQ(controller_->GetCall(CallOf().value)->state, "queued");
+  registry_->SetHealth(Pos(1).id, Health::kUp);
+  controller_->OnPositionUp(Pos(1).id);
+  auto offer = driver_->WaitFor(pos_[1], IsRequest("INVITE"));
+  ASSERT_TRUE(offer);
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(1, *offer, &ok));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(500, "INVITE"), 4'000'000));
+  EXPECT_TRUE(driver_->WaitFor(pos_[1], IsRequest("BYE")));
+  driver_->RunFor(100'000);
+  EXPECT_EQ(caller_.count(IsResponse(200, "INVITE")), 0u);
+  EXPECT_EQ(caller_.count(IsRequest("BYE")), 0u);
+  EXPECT_EQ(controller_->active_calls(), 0u);
+  EXPECT_TRUE(controller_->ListCalls().empty());
+}
+
+// A CANCEL while the 200 waits for a PRACK: 200 + 487 (the INVITE had no final answer yet) and
+// a BYE to the position that answered.
+TEST_F(ControllerPrackTest, CancelWhileTheAnswerWaitsGets487) {
+  Start();
+  const std::string invite = CallerInvite("rel-cancel", kRequire);
+  caller_.SendTo(StackPort(), invite);
+  auto offer = driver_->WaitFor(pos_[0], IsRequest("INVITE"));
+  ASSERT_TRUE(offer);
+  std::string ok;
+  ASSERT_NO_FATAL_FAILURE(PositionAnswers(0, *offer, &ok));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(180, "INVITE")));
+  caller_.SendTo(StackPort(), CallerCancel(invite));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(200, "CANCEL")));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(487, "INVITE")));
+  EXPECT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
+  EXPECT_EQ(caller_.count(IsResponse(200, "INVITE")), 0u);
+  EXPECT_EQ(controller_->active_calls(), 0u);
+}
+
+// Without 100rel in Supported or Require nothing changes: 180 and 183 unreliable (no RSeq, no
+// Require), sent once, and a PRACK gets 481 (RFC 3262 §3: MUST NOT send reliably).
+TEST_F(ControllerPrackTest, WithoutHundredRelProvisionalsStayUnreliable) {
+  ControllerOptions options;
+  options.t1_ms = 20;
+  Start(options, DefaultPositions(), /*all_up=*/false);
+  const std::string invite = CallerInvite("no-100rel");
+  caller_.SendTo(StackPort(), invite);
+  auto early = driver_->WaitFor(caller_, IsResponse(183, "INVITE"));
+  ASSERT_TRUE(early);
+  driver_->RunFor(300'000);
+  EXPECT_EQ(caller_.count(IsResponse(183, "INVITE")), 1u);
+  EXPECT_EQ(caller_.count(IsResponse(180, "INVITE")), 1u);
+  for (const std::string& m : caller_.received()) {
+    EXPECT_TRUE(HeaderValue(m, "RSeq").empty()) << m;
+    EXPECT_TRUE(HeaderValue(m, "Require").empty()) << m;
+  }
+  caller_.SendTo(StackPort(), Prack(invite, *early, 2, "1 1 INVITE"));
+  EXPECT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "PRACK")));
+}
+
+// OPTIONS lists what anchord supports (100rel, timer) and allows (PRACK among them).
+TEST_F(ControllerPrackTest, OptionsAdvertisesHundredRelAndPrack) {
+  Start();
+  std::string text = CallerInvite("options-100rel", "", "");
+  text.replace(0, 6, "OPTIONS");
+  text.replace(text.find("CSeq: 1 INVITE"), 14, "CSeq: 1 OPTIONS");
+  caller_.SendTo(StackPort(), text);
+  auto ok = driver_->WaitFor(caller_, IsResponse(200, "OPTIONS"));
+  ASSERT_TRUE(ok);
+  EXPECT_NE(HeaderValue(*ok, "Supported").find("100rel"), std::string::npos) << *ok;
+  EXPECT_NE(HeaderValue(*ok, "Allow").find("PRACK"), std::string::npos) << *ok;
 }
 
 }  // namespace
