@@ -98,6 +98,21 @@ def stream_schedule(frames, ssrc, pt=PT_PCMU, seq0=1000, ts0=0, step=FRAME, firs
     return out
 
 
+def impair(schedule, loss, jitter_s, rng, base_s=None):
+    """A network in front of a schedule: each packet is dropped with probability `loss`,
+    else delayed by base_s + uniform(-jitter_s, +jitter_s) (base_s defaults to jitter_s, so
+    no packet leaves before its nominal time; packets may overtake each other). Returns
+    (kept [(offset_s, packet)], dropped [(offset_s, packet)])."""
+    base_s = jitter_s if base_s is None else base_s
+    kept, dropped = [], []
+    for off, pkt in schedule:
+        if rng.random() < loss:
+            dropped.append((off, pkt))
+        else:
+            kept.append((off + base_s + rng.uniform(-jitter_s, jitter_s), pkt))
+    return kept, dropped
+
+
 class RtpPeer:
     """A UDP socket on (ip, port) acting as one side's RTP endpoint. play() sends a schedule
     of (offset_s, packet) from a thread on absolute deadlines (no drift); everything that
