@@ -30,6 +30,12 @@ enum class Tone : uint8_t {
   kNone,
   kHold,      // continuous 440 Hz, no cadence: failover (DESIGN "Failover")
   kRingback,  // 440 + 480 Hz, 2 s on / 4 s off: a queued caller's early media
+  // queue.announcement once, then kRingback with no gap (the clip's last sample is followed by
+  // ringback's first); ringback at once when none is configured. For a caller being queued.
+  kQueueAnnouncement,
+  // failover.announcement once, then kHold with no gap; the hold tone at once when none is
+  // configured. For a caller whose position failed.
+  kFailoverAnnouncement,
 };
 
 struct LocalMedia {
@@ -73,7 +79,9 @@ class MediaPlane {
   virtual void Connect(LegId leg) = 0;
   // Leaves the bridge but keeps the port and the outgoing stream's state.
   virtual void Disconnect(LegId leg) = 0;
-  // Plays `tone` into this leg's output (mixed with whatever else it hears); kNone stops it.
+  // Plays `tone` into this leg's output (mixed with whatever else it hears); kNone stops it
+  // (at once, mid-announcement too). The same tone again changes nothing (an announcement is
+  // not restarted); another tone starts from its beginning.
   virtual void SetTone(LegId leg, Tone tone) = 0;
   // Reports OnLegSilent when no RTP arrives from `leg` for `timeout_ms` (0 = stop watching).
   virtual void WatchSilence(LegId leg, uint32_t timeout_ms) = 0;

@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "media/internal/announcement.h"
 #include "media/internal/port_allocator.h"
 #include "media/internal/worker.h"
 
@@ -73,6 +74,11 @@ Result<std::unique_ptr<MediaService>> MediaService::Create(const MediaOptions& o
   service->ports_ = std::make_unique<internal::PortAllocator>(options.address, options.port_min,
                                                               options.port_max);
   if (auto ok = service->ports_->Validate(); !ok) return tl::unexpected(ok.error());
+  // Announcements are converted here, on the signaling thread, once: workers only read them.
+  auto announcements =
+      internal::PrepareAnnouncements(options.queue_announcement, options.failover_announcement);
+  if (!announcements) return tl::unexpected(announcements.error());
+  internal::PublishAnnouncements(std::move(*announcements));
   InitOrtpOnce();
   for (uint32_t i = 0; i < options.workers; ++i) {
     auto loop = core::EventLoop::Create();

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/config.h"
 #include "core/event_loop.h"
 #include "core/ids.h"
 #include "core/result.h"
@@ -34,6 +35,10 @@ struct MediaOptions {
   uint16_t port_min = 30000, port_max = 39999;  // RTP even ports, RTCP = RTP + 1
   uint32_t workers = 1;                         // media worker threads, >= 1
   mixer::Kernels kernels = mixer::BestKernels();
+  // Clips for Tone::kQueueAnnouncement / kFailoverAnnouncement (core::Config's
+  // queue.announcement / failover.announcement, already read); empty = the tone alone.
+  core::AudioClip queue_announcement;
+  core::AudioClip failover_announcement;
 };
 
 // Totals over all workers since Create(). Monotonic, except the tick percentiles.

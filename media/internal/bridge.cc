@@ -27,13 +27,17 @@ namespace {
 constexpr int kOpusInitialLossPercent = 10;
 constexpr uint64_t kRtcpPollTicks = 50;
 
-
 bool IsG711(Codec codec) { return codec == Codec::kPcmu || codec == Codec::kPcma; }
 
 }  // namespace
 
-Bridge::Bridge(CallId call, mixer::Kernels kernels, WorkerCounters& counters, BridgeEvents& events)
-    : call_(call), counters_(counters), events_(events), mixer_(kernels) {}
+Bridge::Bridge(CallId call, mixer::Kernels kernels, WorkerCounters& counters, BridgeEvents& events,
+               std::shared_ptr<const Announcements> announcements)
+    : call_(call),
+      counters_(counters),
+      events_(events),
+      announcements_(std::move(announcements)),
+      mixer_(kernels) {}
 
 LegState& Bridge::AddLeg(LegId id, std::unique_ptr<RtpLeg> rtp, uint32_t initial_ts) {
   auto leg = std::make_unique<LegState>();
@@ -84,7 +88,8 @@ bool Bridge::BuildCodecs(LegState& leg) {
 void Bridge::UpdateRate() {
   int rate = 8000;
   for (auto& leg : legs_) {
-    if (leg->rtp->has_remote() && codec::IsWideband(codec::SpecFor(leg->rtp->codec()).id)) rate = 16000;
+    if (leg->rtp->has_remote() && codec::IsWideband(codec::SpecFor(leg->rtp->codec()).id))
+      rate = 16000;
   }
   if (rate == rate_hz_) return;
   // A rate change is a control event (a wideband leg joins or leaves): rebuild every leg's
@@ -92,7 +97,7 @@ void Bridge::UpdateRate() {
   rate_hz_ = rate;
   for (auto& leg : legs_) {
     BuildCodecs(*leg);
-    if (leg->tone) leg->tone = std::make_unique<ToneGenerator>(leg->tone->tone(), rate_hz_);
+    if (leg->tone) leg->tone = leg->tone->AtRate(rate_hz_);  // an announcement continues
   }
   for (size_t s = 0; s < by_slot_.size(); ++s) mixer_.Clear(s);
 }
@@ -122,7 +127,7 @@ void Bridge::SetTone(LegState& leg, Tone tone) {
     leg.tone.reset();
   } else if (!leg.tone || leg.tone->tone() != tone) {
     // A control command, not the data path: the generator is built once per tone change.
-    leg.tone = std::make_unique<ToneGenerator>(tone, rate_hz_);
+    leg.tone = std::make_unique<ToneGenerator>(tone, rate_hz_, announcements_);
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "core/ids.h"
 #include "media/codec/codec.h"
+#include "media/internal/announcement.h"
 #include "media/internal/counters.h"
 #include "media/internal/gap_meter.h"
 #include "media/internal/rtp_leg.h"
@@ -88,7 +89,10 @@ struct LegState {
 
 class Bridge {
  public:
-  Bridge(CallId call, mixer::Kernels kernels, WorkerCounters& counters, BridgeEvents& events);
+  // `announcements`: the clips of the announcement tones (by default the set MediaService
+  // published at start, see internal/announcement.h); never null.
+  Bridge(CallId call, mixer::Kernels kernels, WorkerCounters& counters, BridgeEvents& events,
+         std::shared_ptr<const Announcements> announcements = PublishedAnnouncements());
 
   CallId call() const { return call_; }
   bool empty() const { return legs_.empty(); }
@@ -130,6 +134,7 @@ class Bridge {
   CallId call_;
   WorkerCounters& counters_;
   BridgeEvents& events_;
+  std::shared_ptr<const Announcements> announcements_;
   int rate_hz_ = 8000;
   std::vector<std::unique_ptr<LegState>> legs_;
   mixer::FrameMixer mixer_;
