@@ -45,8 +45,10 @@ struct WorkerCounters {
   std::atomic<uint64_t> tty_chars{0};
   std::atomic<uint64_t> ticks_late{0};
   std::atomic<uint64_t> send_errors{0};
-  TickHistogram tick_work_us;  // processing time of one tick (all bridges)
-  TickHistogram tick_late_us;  // wake-up time minus the tick's deadline
+  std::atomic<uint64_t> rtcp_sent{0};      // compound reports (SR/RR + SDES)
+  std::atomic<uint64_t> rtcp_received{0};  // compound packets that parsed as RTCP
+  TickHistogram tick_work_us;              // processing time of one tick (all bridges)
+  TickHistogram tick_late_us;              // wake-up time minus the tick's deadline
 };
 
 // Single writer: a plain load + store avoids a locked read-modify-write on the data path.

@@ -1,12 +1,25 @@
-// RtpLeg: one leg's RTP endpoint on its media worker.
+// RtpLeg: one leg's RTP/RTCP endpoint on its media worker. Both directions are ours; oRTP is
+// not used on the data path (media/README.md "Send" has the figures).
 //
-// Receive is ours, send is oRTP's. Every tick Receive() drains the leg's RTP socket with plain
-// recvfrom() into a stack buffer: what is not RTP v2 of the negotiated audio or telephone-event
-// payload type is counted and dropped (rtp_garbage); audio goes into the leg's JitterBuffer
-// (bounded, adaptive), telephone-events into the TelephoneEventReceiver. oRTP's own receive
-// path is not used: it took a 64 KiB block per packet from a linearly scanned pool (53 % of
-// the worker under load, bench/RESULTS.md) and its adaptive buffer grew past 1 s on a late
-// worker. oRTP still builds and sends our packets (SSRC, sequence) and the RTCP SRs.
+// Receive. Every tick Receive() drains the leg's RTP socket with recvmmsg() (kRecvBatch
+// datagrams per call; a short batch means drained, so the common tick costs one syscall):
+// what is not RTP v2 of the negotiated audio or telephone-event payload type is counted and
+// dropped (rtp_garbage); audio goes into the leg's JitterBuffer (bounded, adaptive),
+// telephone-events into the TelephoneEventReceiver.
+//
+// Send. The 12-byte header (+ CSRC list, R3550-7.3) is written into a per-leg buffer next to
+// the payload and sent with one sendto() to the current address. SSRC and the first sequence
+// number are random per leg (getrandom); the SSRC never changes for the leg's life and the
+// sequence is +1 per packet sent, across Disconnect/Connect and DTMF events (DESIGN
+// invariant 2). Timestamps are the caller's.
+//
+// RTCP (RFC 3550 6, rtcp_report.h). Receive() sends a compound SR (RTP sent since the last
+// report) or RR, plus SDES CNAME, every kRtcpIntervalUs randomised to 0.5-1.5x (6.2), to the
+// current address's port + 1, with one report block about the incoming stream: fraction and
+// cumulative lost and extended highest sequence from the leg's sequence numbers (A.3),
+// jitter from the jitter buffer's estimator, LSR/DLSR from the peer's last SR.
+// ReceiveRtcp() reads the peer's reports: LSR/arrival of its SR (kernel timestamps), its
+// blocks about our SSRC (fraction lost for Opus FEC, cumulative lost, jitter, RTT).
 //
 // Latching (where we send). We send to the SDP address. A packet from another source (NAT,
 // SBC) is counted (rtp_foreign_source) and not played. The leg latches onto a new source only
@@ -16,9 +29,13 @@
 // racing the real peer, moves nothing. An SSRC change from the current source is accepted at
 // once (the jitter buffer restarts).
 //
-// Owning thread: the media worker (oRTP sessions are not thread-safe). Created and destroyed
-// on the control path; Receive(), Send*() are the data path and allocate nothing themselves
-// (oRTP allocates one message block per packet sent; see media/README.md).
+// Re-point (R3264-8). SetRemote() with a new address sends there at once, and media from the
+// previous source is still accepted (played, not counted foreign) until the first valid packet
+// from the new address arrives; from then on only the new one.
+//
+// Owning thread: the media worker. Created and destroyed on the control path; Receive(),
+// Send*(), SetContributors() and ReceiveRtcp() are the data path: no allocation, lock, log
+// or exception.
 #pragma once
 
 #include <netinet/in.h>
@@ -28,15 +45,21 @@
 
 #include "media/internal/counters.h"
 #include "media/internal/jitter_buffer.h"
+#include "media/internal/rtcp_report.h"
 #include "media/internal/telephone_event.h"
 #include "media/media_plane.h"
 
-struct _RtpSession;
-struct _RtpProfile;
-struct _RtpTransport;
-struct msgb;
-
 namespace anchord::media::internal {
+
+// What the peer's RTCP said about our stream (its blocks about our SSRC).
+struct RtcpPeerStats {
+  int64_t rtt_us = -1;            // last RTT from LSR/DLSR; -1 = none yet
+  int fraction_lost = -1;         // last fraction lost, 0..255 (1/256); -1 = none yet
+  int32_t cumulative_lost = 0;    // packets, as the peer counts them
+  uint32_t jitter_us = 0;         // the peer's interarrival jitter of our stream
+  uint64_t reports_received = 0;  // compound packets that parsed as RTCP
+  uint64_t reports_sent = 0;
+};
 
 class RtpLeg {
  public:
@@ -45,6 +68,11 @@ class RtpLeg {
   static constexpr uint64_t kLatchAnySsrcUs = 2'000'000;
   static constexpr size_t kMaxDatagram = 1500;
   static constexpr int kMaxReadsPerTick = 64;  // a flood cannot hold the worker on one leg
+  static constexpr unsigned kRecvBatch = 4;    // datagrams per recvmmsg()
+  static constexpr size_t kMaxCsrc = 15;       // the CC field's 4 bits
+  static constexpr size_t kRtpHeaderSize = 12;
+  static constexpr size_t kMaxPayload = 1276;  // codec::kMaxPayloadBytes (Opus)
+  static constexpr uint64_t kRtcpIntervalUs = 5'000'000;
 
   // Takes ownership of both sockets (closed with the leg).
   RtpLeg(int rtp_fd, int rtcp_fd, WorkerCounters& counters, JitterOptions jitter = {});
@@ -53,49 +81,55 @@ class RtpLeg {
   RtpLeg& operator=(const RtpLeg&) = delete;
 
   // False (and nothing changes) when remote.address is not a numeric IPv4 address or a
-  // payload type is over 127. A new address ends any latch.
+  // payload type is over 127. A new address is sent to at once; the previous source stays
+  // acceptable until the new one is heard (R3264-8), and any latch ends.
   bool SetRemote(const RemoteMedia& remote);
   bool has_remote() const { return has_remote_; }
   Codec codec() const { return codec_; }
   uint8_t telephone_event_pt() const { return te_pt_; }
-  uint32_t ssrc() const;
+  uint32_t ssrc() const { return ssrc_; }
   // RTP timestamp units per 20 ms for this leg's codec (160, or 960 for Opus).
   uint32_t ts_step() const { return ts_step_; }
   bool latched() const { return latched_; }
+  // The SSRC of the stream this leg receives (what a mix names in its CSRC list).
+  bool has_incoming_ssrc() const { return have_ssrc_; }
+  uint32_t incoming_ssrc() const { return ssrc_in_; }
 
-  // Data path, once per tick: drains the RTP socket. Returns true if valid RTP of this leg
-  // (audio or telephone-event, from the current source) arrived.
+  // Data path, once per tick: drains the RTP socket, and sends the RTCP report when due.
+  // Returns true if valid RTP of this leg (audio or telephone-event, from an accepted
+  // source) arrived.
   bool Receive(uint64_t now_us);
   // Drains the RTCP socket (call about once a second). Returns the highest fraction lost the
-  // peer reported in an SR/RR block since the last call, in percent, or -1 if none.
+  // peer reported about our SSRC since the last call, in percent, or -1 if none.
   int ReceiveRtcp();
+  const RtcpPeerStats& rtcp_stats() const { return peer_; }
+  // Tests: the nominal report interval (randomised 0.5-1.5x); takes effect after the next report.
+  void set_rtcp_interval_us(uint64_t us) { rtcp_interval_us_ = us; }
 
   JitterBuffer& jitter() { return jitter_; }
   const JitterBuffer& jitter() const { return jitter_; }
   TelephoneEventReceiver& events_in() { return events_in_; }
 
-  // Sends one audio packet with RTP timestamp `ts`; oRTP adds the SSRC and next sequence.
+  // The SSRCs mixed into the next packets (R3550-7.3): at most kMaxCsrc are kept; n = 0 for
+  // none (a tone alone, silence). Stays until changed.
+  void SetContributors(const uint32_t* ssrcs, size_t n);
+  // Sends one audio packet with RTP timestamp `ts` (n <= kMaxPayload).
   void Send(const uint8_t* payload, size_t n, uint32_t ts);
   // Sends one telephone-event packet (4-byte payload) on the same SSRC and sequence.
   void SendEvent(const uint8_t* payload, uint32_t ts, bool marker);
 
  private:
-  static int EndpointRecv(_RtpTransport* t, msgb* msg, int flags, sockaddr* from,
-                          socklen_t* fromlen);
-  static int EndpointSend(_RtpTransport* t, msgb* msg, int flags, const sockaddr* to,
-                          socklen_t tolen);
-  static int RtcpRecv(_RtpTransport* t, msgb* msg, int flags, sockaddr* from, socklen_t* fromlen);
-  static int RtcpSend(_RtpTransport* t, msgb* msg, int flags, const sockaddr* to, socklen_t tolen);
-  static int SendTo(int fd, msgb* msg, const sockaddr_in& to);
-  void SendMessage(msgb* m, uint32_t ts);
-  // Routes one datagram; returns true if it was this leg's RTP from the current source.
+  void SendPacket(uint8_t pt, bool marker, const uint8_t* payload, size_t n, uint32_t ts);
+  // Routes one datagram; returns true if it was this leg's RTP from an accepted source.
   bool OnDatagram(const uint8_t* data, size_t len, const sockaddr_in& from, uint64_t now_us);
-  bool FromCurrent(const sockaddr_in& from) const;
+  // Whether `from` may play: the current source, or the previous one during a re-point.
+  bool Accepted(const sockaddr_in& from);
   // Latching candidacy of a packet from another source; true if the leg latched onto it.
   bool ConsiderLatch(const sockaddr_in& from, uint32_t ssrc, uint16_t seq, uint64_t now_us);
+  void MaybeSendReport(uint64_t now_us);
+  void SendReport(uint64_t now_us);
+  uint64_t NextReportDelay();
 
-  _RtpSession* session_ = nullptr;
-  _RtpProfile* profile_ = nullptr;
   int rtp_fd_;
   int rtcp_fd_;
   WorkerCounters& counters_;
@@ -104,8 +138,10 @@ class RtpLeg {
   int payload_type_ = -1;
   uint8_t te_pt_ = 0;
   uint32_t ts_step_ = 160;
-  sockaddr_in remote_{};   // the SDP address
-  sockaddr_in current_{};  // where we send: the SDP address, or the latched source
+  sockaddr_in remote_{};    // the SDP address
+  sockaddr_in current_{};   // where we send: the SDP address, or the latched source
+  sockaddr_in previous_{};  // the source before a re-point, accepted until current_ is heard
+  bool previous_ok_ = false;
   bool latched_ = false;
   // The stream from the current source.
   bool have_ssrc_ = false;
@@ -119,6 +155,26 @@ class RtpLeg {
   } candidate_;
   JitterBuffer jitter_;
   TelephoneEventReceiver events_in_;
+  ReceptionStats reception_;
+
+  // Our stream.
+  uint32_t ssrc_ = 0;
+  uint16_t seq_ = 0;
+  uint32_t rand_state_ = 0;  // report interval randomisation (not security relevant)
+  uint64_t now_us_ = 0;      // the current tick's time (Receive), for the SR's timestamp
+  uint32_t packets_sent_ = 0;
+  uint32_t octets_sent_ = 0;
+  bool sent_since_report_ = false;
+  uint32_t last_sent_ts_ = 0;
+  uint64_t last_sent_us_ = 0;
+  // RTCP state.
+  uint64_t rtcp_interval_us_ = kRtcpIntervalUs;
+  uint64_t next_report_us_ = 0;  // 0 = not scheduled yet
+  uint32_t peer_lsr_ = 0;        // middle 32 bits of the peer's last SR, 0 = none
+  uint64_t peer_sr_arrival_ntp_ = 0;
+  RtcpPeerStats peer_;
+  size_t n_csrc_ = 0;
+  uint8_t packet_[kRtpHeaderSize + 4 * kMaxCsrc + kMaxPayload];
 };
 
 }  // namespace anchord::media::internal
