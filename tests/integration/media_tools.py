@@ -454,8 +454,9 @@ def write_pcap(path, packets):
 
 class CodecBaresip(h.Baresip):
     """A baresip peer like harness.Baresip (tone source, sndfile recording) with the g711,
-    g722 and opus modules loaded and its account restricted to `codecs` (e.g. "G722",
-    "opus"). With `dial` it calls that URI at start (a caller); otherwise it auto-answers."""
+    g722 and opus modules loaded and its account restricted to `codecs`, spelled as baresip
+    registers them ("G722/16000/1", "opus/48000/2"; a bare "G722" means G722/8000/1, which
+    does not exist, and baresip then offers every codec). With `dial` it calls that URI at start (a caller); otherwise it auto-answers."""
 
     def __init__(self, env, name, port, tone, rtp_min, codecs, dial=None, lifetime_s=60):
         self.env = env
