@@ -45,6 +45,7 @@ LegState& Bridge::AddLeg(LegId id, std::unique_ptr<RtpLeg> rtp, uint32_t initial
   leg->rtp = std::move(rtp);
   leg->send_ts = initial_ts;
   if (auto tty = tty::TtyDecoder::Create()) leg->tty = std::move(*tty);
+  leg->dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);
   for (size_t s = 0; s < by_slot_.size(); ++s) {
     if (by_slot_[s] != nullptr) continue;
     leg->slot = static_cast<int>(s);
@@ -97,7 +98,8 @@ void Bridge::UpdateRate() {
   rate_hz_ = rate;
   for (auto& leg : legs_) {
     BuildCodecs(*leg);
-    if (leg->tone) leg->tone = leg->tone->AtRate(rate_hz_);  // an announcement continues
+    if (leg->tone) leg->tone = leg->tone->AtRate(rate_hz_);      // an announcement continues
+    leg->dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);  // a digit playing is cut
   }
   for (size_t s = 0; s < by_slot_.size(); ++s) mixer_.Clear(s);
 }
@@ -261,25 +263,40 @@ void Bridge::HandleEvents(LegState& leg) {
   TelephoneEventReceiver& in = leg.rtp->events_in();
   if (in.active() && leg.dtmf_generation != in.generation()) {
     leg.dtmf_generation = in.generation();
-    // Forward to every other connected leg that negotiated telephone-event.
-    for (auto& other : legs_) {
-      if (other.get() == &leg || !other->connected || other->rtp->telephone_event_pt() == 0) {
-        continue;
-      }
-      other->dtmf_out.Start(in.event(), other->send_ts);
-      other->dtmf_source = leg.id;
-    }
+    StartEvent(leg, in.event());
   }
   auto ended = in.Poll();
   if (!ended) return;
-  for (auto& other : legs_) {
-    if (other->dtmf_source == leg.id && other->dtmf_out.active()) other->dtmf_out.End();
-  }
+  EndEvent(leg);
   if (ended->digit == '\0') return;
   Bump(counters_.dtmf_received);
   const uint32_t clock_hz = leg.rtp->ts_step() * 50;
   events_.Dtmf(call_, leg.id, ended->digit,
                static_cast<uint32_t>(uint64_t{ended->duration_ts} * 1000u / clock_hz));
+}
+
+// Every other connected leg hears the event: as RFC 4733 packets if it negotiated
+// telephone-event, else as the digit's tones in its audio (RFC 4733 2.6).
+void Bridge::StartEvent(const LegState& source, uint8_t event) {
+  const char digit = DtmfDigit(event);
+  for (auto& other : legs_) {
+    if (other.get() == &source || !other->connected) continue;
+    if (other->rtp->telephone_event_pt() != 0) {
+      other->dtmf_out.Start(event, other->send_ts);
+      other->dtmf_source = source.id;
+    } else if (digit != '\0') {
+      other->dtmf_tone->Start(digit, source.id);
+    }
+  }
+}
+
+void Bridge::EndEvent(const LegState& source) {
+  for (auto& other : legs_) {
+    if (other->dtmf_source == source.id && other->dtmf_out.active()) other->dtmf_out.End();
+    if (other->dtmf_tone->active() && other->dtmf_tone->source() == source.id) {
+      other->dtmf_tone->Stop();
+    }
+  }
 }
 
 void Bridge::Mix() {
@@ -301,6 +318,15 @@ bool Bridge::SendEvent(LegState& leg) {
   leg.rtp->SendEvent(payload, ts, marker);
   Bump(counters_.dtmf_sent);
   return true;
+}
+
+bool Bridge::EncodeDtmfTone(LegState& leg) {
+  const size_t n = frame_samples();
+  leg.dtmf_tone->Generate(leg.out_pcm, n);  // not shared: this leg's mix is replaced
+  leg.out_len = leg.encoder->Encode({leg.out_pcm, n}, leg.out_payload);
+  if (leg.out_len > 0) return true;
+  Bump(counters_.encode_errors);
+  return false;
 }
 
 bool Bridge::EncodeMix(LegState& leg, bool tone, uint64_t tick) {
@@ -349,6 +375,11 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   if (!leg.connected || leg.encoder == nullptr) return;
   // An RFC 4733 event toward this leg replaces its audio while it lasts.
   if (leg.dtmf_out.active() && SendEvent(leg)) return;
+  // In-band DTMF toward a leg without telephone-event replaces its audio while it lasts.
+  if (leg.dtmf_tone->active()) {
+    if (EncodeDtmfTone(leg)) leg.rtp->Send(leg.out_payload, leg.out_len, leg.send_ts);
+    return;
+  }
   if (!tone && audible_others == 1 && live_others == 1 && only->rtp->codec() == leg.rtp->codec()) {
     leg.rtp->Send(only->in_payload, only->in_len, leg.send_ts);
     return;

@@ -1,6 +1,7 @@
 // Bridge: one call's legs on its media worker, and the per-tick receive -> jitter buffer ->
 // decode/conceal -> FrameMixer (mix-minus, limiter, fades) -> tone -> encode -> send
-// (DESIGN "The media tick"), with RFC 4733 events and TTY decoding on the side.
+// (DESIGN "The media tick"), with RFC 4733 events and TTY decoding on the side. A caller's
+// RFC 4733 event reaches legs with telephone-event as events, the others as in-band DTMF.
 //
 // Rate: the bridge mixes at 8 kHz, or 16 kHz as soon as one leg has a wideband codec (G.722,
 // Opus); every leg's Decoder/Encoder (media/codec) converts to and from the bridge rate.
@@ -21,6 +22,7 @@
 #include "media/codec/codec.h"
 #include "media/internal/announcement.h"
 #include "media/internal/counters.h"
+#include "media/internal/dtmf_generator.h"
 #include "media/internal/gap_meter.h"
 #include "media/internal/rtp_leg.h"
 #include "media/internal/telephone_event.h"
@@ -74,6 +76,8 @@ struct LegState {
   GapMeter gap;
   // RFC 4733 forwarding toward this leg, and the source's event generation already forwarded.
   TelephoneEventSender dtmf_out;
+  // In-band DTMF toward this leg when it has no telephone-event (replaces its audio).
+  std::unique_ptr<DtmfGenerator> dtmf_tone;
   LegId dtmf_source{};
   uint32_t dtmf_generation = 0;
   uint64_t shared_tick = 0;  // tick whose out_payload is the plain encoded mix (sharable)
@@ -129,6 +133,9 @@ class Bridge {
   void ProduceOutput(LegState& leg, uint64_t tick);
   bool SendEvent(LegState& leg);
   bool EncodeMix(LegState& leg, bool tone, uint64_t tick);
+  bool EncodeDtmfTone(LegState& leg);
+  void StartEvent(const LegState& source, uint8_t event);
+  void EndEvent(const LegState& source);
   void ReadRtcp();
 
   CallId call_;
