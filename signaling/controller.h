@@ -8,6 +8,8 @@
 // rejection → the next position; none left → 486 (NENA-4.2.1.3). After answer, a position
 // that fails (heartbeat misses or RTP silence) is replaced by its standby while the caller
 // hears the hold tone; the caller's leg gets no SIP message (DESIGN invariant 1).
+// Provisionals to a caller that supports or requires 100rel go reliably (RFC 3262,
+// controller_prack.cc); toward positions anchord does not use 100rel.
 //
 // Threading: signaling thread only.
 #pragma once
