@@ -1149,3 +1149,50 @@ def log_sip_flow(flow):
     t0 = flow[0][0]
     log("SIP on the wire:\n" + "\n".join(f"  {t - t0:7.3f} {who:18s} {line}"
                                            for t, who, line, _p in flow))
+
+
+class BaresipCtl(Baresip):
+    """A Baresip position that also takes commands over ctrl_tcp (JSON in netstrings on
+    127.0.0.1:ctrl_port), e.g. command("transfer", "sip:pos2@127.0.0.1:P") for a blind
+    transfer (REFER) of its current call."""
+
+    def __init__(self, env, name, port, tone, rtp_min, ctrl_port, **kw):
+        self.ctrl_port = ctrl_port
+        lines = f"module_app ctrl_tcp.so\nctrl_tcp_listen {LOCAL}:{ctrl_port}\n"
+        conf = os.path.join(env.path(f"baresip-{name}"), "config")
+
+        class _AppendingEnv:  # Baresip writes its config and spawns at once: add ours between
+            def __getattr__(self, attr):
+                return getattr(env, attr)
+
+            def spawn(self, pname, argv, **skw):
+                with open(conf, "a") as f:
+                    f.write(lines)
+                return env.spawn(pname, argv, **skw)
+
+        super().__init__(_AppendingEnv(), name, port, tone, rtp_min, **kw)
+        self.env = env
+
+    def command(self, command, params="", timeout=5.0):
+        """Sends one command; returns baresip's response object (dict), or raises."""
+        import json
+        token = f"t{time.monotonic_ns()}"
+        data = json.dumps({"command": command, "params": params, "token": token}).encode()
+        deadline = time.monotonic() + timeout
+        with socket.create_connection((LOCAL, self.ctrl_port), timeout=timeout) as s:
+            s.sendall(str(len(data)).encode() + b":" + data + b",")
+            buf = b""
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while b":" in buf:
+                    n, _, rest = buf.partition(b":")
+                    if not n.isdigit() or len(rest) < int(n) + 1:
+                        break
+                    obj = json.loads(rest[:int(n)])
+                    buf = rest[int(n) + 1:]
+                    if obj.get("response") and obj.get("token") == token:
+                        return obj
+        raise TestFailure(f"baresip {self.name}: no response to {command!r}")
