@@ -9,6 +9,7 @@ checked by its content (Goertzel, decoded digits, decoded Baudot text):
   RFC 4733 telephone-events               dtmf_event_packets(), parse_event()
   Baudot TTY (45.45 baud, 1400/1800 Hz)   baudot_audio(), baudot_decode()
   SDP of a captured SIP message           sdp_media()
+  RTCP report blocks (RFC 3550 6.4)       rtcp_report_blocks()
   pcap writer                             write_pcap() (capture artifacts for Wireshark)
   baresip with wideband codecs            CodecBaresip (g722/opus modules, codecs per account,
                                           optional outgoing call)
@@ -178,6 +179,23 @@ class RtpPeer:
         for th in self._senders:
             th.join(timeout=1)
         self.sock.close()
+
+
+def require_free_ports(env, ports, ip=h.LOCAL):
+    """Stops the test at once, naming the ports, if another process holds one of the fixed
+    UDP ports it is about to use (a benchmark's wide RTP range, say): otherwise the test would
+    fail later with a misleading timeout."""
+    busy = []
+    for port in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((ip, port))
+        except OSError:
+            busy.append(port)
+        finally:
+            s.close()
+    env.require(not busy, f"{len(ports)} fixed UDP ports free before the test"
+                + (f" (held by another process: {busy})" if busy else ""))
 
 
 def spoofer(ip, port=0):
@@ -436,6 +454,29 @@ def rtp_all(capture, dport, sport=None):
     return out
 
 
+def rtcp_report_blocks(data):
+    """Report blocks in a compound RTCP packet (SR 200 / RR 201): [{'sender', 'ssrc',
+    'fraction', 'lost', 'ext_max', 'jitter'}]; [] if it is not RTCP."""
+    out, off = [], 0
+    while off + 8 <= len(data) and data[off] >> 6 == 2:
+        count, pt = data[off] & 0x1F, data[off + 1]
+        length = (struct.unpack("!H", data[off + 2:off + 4])[0] + 1) * 4
+        sender = struct.unpack("!I", data[off + 4:off + 8])[0]
+        first = off + (28 if pt == 200 else 8)
+        if pt in (200, 201):
+            for k in range(count):
+                b = data[first + 24 * k:first + 24 * (k + 1)]
+                if len(b) < 24:
+                    break
+                ssrc, fl, ext_max, jitter = struct.unpack("!IIII", b[:16])
+                lost = fl & 0xFFFFFF
+                lost = lost - (1 << 24) if lost & 0x800000 else lost
+                out.append({"sender": sender, "ssrc": ssrc, "fraction": (fl >> 24) / 256.0,
+                            "lost": lost, "ext_max": ext_max, "jitter": jitter})
+        off += length
+    return out
+
+
 def write_pcap(path, packets):
     """Writes captured harness.Packet objects (UDP) as a pcap file (LINKTYPE_RAW, IPv4)."""
     with open(path, "wb") as f:
@@ -456,7 +497,8 @@ class CodecBaresip(h.Baresip):
     """A baresip peer like harness.Baresip (tone source, sndfile recording) with the g711,
     g722 and opus modules loaded and its account restricted to `codecs`, spelled as baresip
     registers them ("G722/16000/1", "opus/48000/2"; a bare "G722" means G722/8000/1, which
-    does not exist, and baresip then offers every codec). With `dial` it calls that URI at start (a caller); otherwise it auto-answers."""
+    does not exist, and baresip then offers every codec). With `dial` it calls that URI at
+    start (a caller); otherwise it auto-answers."""
 
     def __init__(self, env, name, port, tone, rtp_min, codecs, dial=None, lifetime_s=60):
         self.env = env
