@@ -18,6 +18,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -211,6 +212,10 @@ def run_one(args, target, calls):
                 perf.send_signal(signal.SIGINT)
                 perf.wait(timeout=60)
             stop(proc)
+            if args.keep_logs:  # the server's stderr, for its once-a-second drop summaries
+                os.makedirs(args.keep_logs, exist_ok=True)
+                shutil.copy(os.path.join(tmp, target + ".stderr"), os.path.join(
+                    args.keep_logs, "%s-%d-%d.stderr" % (target, calls, int(time.time()))))
 
 
 def passed(r):
@@ -280,6 +285,7 @@ def main():
                         "so use a separate run); each JSON line then says how to report the "
                         "worker's window")
     p.add_argument("--perf-hz", type=int, default=2000)
+    p.add_argument("--keep-logs", default="", help="copy each server's stderr into this folder")
     p.add_argument("--budget-s", type=float, default=1500,
                    help="start no new step after this many seconds (bounds the whole run)")
     args = p.parse_args()
