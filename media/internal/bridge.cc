@@ -232,26 +232,23 @@ void Bridge::WatchLeg(LegState& leg, bool arrived, uint64_t now_us) {
   }
 }
 
+// Concealment is not the caller's tones: the decoder is fed silence for a lost frame.
 void Bridge::FeedTty(LegState& leg) {
   if (leg.tty == nullptr || leg.decoder == nullptr) return;
-  int16_t narrow[codec::FrameSamples(8000)];
-  std::span<const int16_t> pcm{leg.in_pcm, codec::FrameSamples(8000)};
-  if (rate_hz_ != 8000) {
-    // 16 kHz bridge: only G.711 input is 8 kHz-decodable without a resampler per leg.
-    if (!IsG711(leg.rtp->codec())) return;
-    if (leg.live) {
-      G711Decode(leg.rtp->codec(), leg.in_payload, std::min(leg.in_len, std::size(narrow)), narrow);
-    }
-    if (!leg.live || leg.in_len < std::size(narrow)) {
-      std::fill(narrow + (leg.live ? leg.in_len : 0), std::end(narrow), int16_t{0});
-    }
-    pcm = narrow;
-  } else if (!leg.live) {
-    // Concealment is not the caller's tones: the decoder is fed silence for a lost frame.
-    std::fill(std::begin(narrow), std::end(narrow), int16_t{0});
-    pcm = narrow;
+  static constexpr int16_t kSilence[codec::kMaxFrameSamples] = {};
+  const std::span<const int16_t> pcm{leg.live ? leg.in_pcm : kSilence, frame_samples()};
+  if (rate_hz_ == 8000) {
+    leg.tty->Process(pcm);
+  } else if (IsG711(leg.rtp->codec())) {
+    // 16 kHz bridge, G.711 leg: its payload is the 8 kHz audio itself, bit-exact.
+    int16_t narrow[codec::FrameSamples(8000)];
+    const size_t got = leg.live ? std::min(leg.in_len, std::size(narrow)) : 0;
+    if (got > 0) G711Decode(leg.rtp->codec(), leg.in_payload, got, narrow);
+    std::fill(narrow + got, std::end(narrow), int16_t{0});
+    leg.tty->Process(narrow);
+  } else {
+    leg.tty->ProcessWideband(pcm);  // G.722 / Opus: decimated from the decoded 16 kHz
   }
-  leg.tty->Process(pcm);
   char text[16];
   const size_t n = leg.tty->ReadChars(text);
   if (n == 0) return;

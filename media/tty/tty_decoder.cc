@@ -84,6 +84,16 @@ void TtyDecoder::Process(std::span<const int16_t> pcm) {
   }
 }
 
+void TtyDecoder::ProcessWideband(std::span<const int16_t> pcm) {
+  int16_t narrow[internal::HalfBandDecimator::kMaxInput / 2];
+  for (size_t at = 0; at + 1 < pcm.size(); at += internal::HalfBandDecimator::kMaxInput) {
+    const auto block = pcm.subspan(
+        at, std::min(internal::HalfBandDecimator::kMaxInput, pcm.size() - at) & ~size_t{1});
+    decimator_.Process(block, {narrow, block.size() / 2});
+    Process({narrow, block.size() / 2});
+  }
+}
+
 void TtyDecoder::Demodulate(const int16_t* pcm, size_t n) {
   for (Receiver& rx : receivers_) fsk_rx(rx.fsk, pcm, static_cast<int>(n));
 }

@@ -27,6 +27,7 @@
 #include <span>
 
 #include "core/result.h"
+#include "media/tty/internal/half_band_decimator.h"
 #include "media/tty/internal/tone_gate.h"
 
 struct fsk_rx_state_s;
@@ -66,6 +67,9 @@ class TtyDecoder {
   // Feeds 8 kHz 16-bit linear PCM, any length (normally the leg's decoded 160-sample frame, on
   // the tick). A lost frame should be fed as silence (160 zeros): timing stays on the grid.
   void Process(std::span<const int16_t> pcm);
+  // Feeds 16 kHz PCM (a wideband leg's decoded frame; an even number of samples): decimated
+  // to 8 kHz (internal/half_band_decimator.h, state kept across calls), then as Process().
+  void ProcessWideband(std::span<const int16_t> pcm);
 
   // Moves up to out.size() decoded characters, oldest first, into `out`; returns how many.
   size_t ReadChars(std::span<char> out);
@@ -98,6 +102,7 @@ class TtyDecoder {
   void Deliver(uint8_t code);
 
   internal::TtyToneGate gate_;
+  internal::HalfBandDecimator decimator_;  // ProcessWideband only
   std::array<Receiver, 2> receivers_;
   v18_state_s* shift_ = nullptr;  // only its Baudot LTRS/FIGS state is used
   TtyBaud locked_ = TtyBaud::kUnknown;
