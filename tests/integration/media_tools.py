@@ -183,8 +183,9 @@ class RtpPeer:
 
 def require_free_ports(env, ports, ip=h.LOCAL):
     """Stops the test at once, naming the ports, if another process holds one of the fixed
-    UDP ports it is about to use (a benchmark's wide RTP range, say): otherwise the test would
-    fail later with a misleading timeout."""
+    UDP ports its peers must bind (a benchmark's wide RTP range, say): otherwise the test would
+    fail later with a misleading timeout. (anchord's own RTP range needs no check: it skips
+    ports in use.)"""
     busy = []
     for port in ports:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -41,8 +41,7 @@ def test(env):
     tty_payloads = [f for f in frames if f != b"\xff" * m.FRAME]
     h.log(f"TTY audio: {len(tty_payloads)} non-silent frames, self-check decode "
           f"{m.baudot_decode(sum((h.decode_g711(f, 0) for f in frames), []))!r}")
-    m.require_free_ports(env, [SIP, CALLER_SIP, CALLER_RTP, POS_SIP, POS_RTP] +
-                         list(range(RTP_MIN, RTP_MAX + 1)))
+    m.require_free_ports(env, [SIP, CALLER_SIP, CALLER_RTP, POS_SIP, POS_RTP])
     cap = h.start_capture(env, [SIP, CALLER_SIP, CALLER_RTP, POS_SIP, POS_RTP] +
                           list(range(RTP_MIN, RTP_MAX + 1)))
     cfg = h.anchord_config(SIP, RTP_MIN, RTP_MAX, [h.position("pos1", POS_SIP)],
