@@ -74,11 +74,8 @@ Result<std::unique_ptr<MediaService>> MediaService::Create(const MediaOptions& o
   service->ports_ = std::make_unique<internal::PortAllocator>(options.address, options.port_min,
                                                               options.port_max);
   if (auto ok = service->ports_->Validate(); !ok) return tl::unexpected(ok.error());
-  // Announcements are converted here, on the signaling thread, once: workers only read them.
-  auto announcements =
-      internal::PrepareAnnouncements(options.queue_announcement, options.failover_announcement);
-  if (!announcements) return tl::unexpected(announcements.error());
-  internal::PublishAnnouncements(std::move(*announcements));
+  // No announcements until SetAnnouncements() (not those of an earlier service in a test).
+  internal::PublishAnnouncements(std::make_shared<const internal::Announcements>());
   InitOrtpOnce();
   for (uint32_t i = 0; i < options.workers; ++i) {
     auto loop = core::EventLoop::Create();
@@ -101,6 +98,14 @@ Status MediaService::Start() {
 
 void MediaService::Stop() {
   for (auto& worker : workers_) worker->Stop();
+}
+
+Status MediaService::SetAnnouncements(const core::AudioClip& queue,
+                                      const core::AudioClip& failover) {
+  auto announcements = internal::PrepareAnnouncements(queue, failover);
+  if (!announcements) return tl::unexpected(announcements.error());
+  internal::PublishAnnouncements(std::move(*announcements));
+  return {};
 }
 
 uint64_t MediaService::MinTickCount() const {

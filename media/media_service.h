@@ -35,10 +35,6 @@ struct MediaOptions {
   uint16_t port_min = 30000, port_max = 39999;  // RTP even ports, RTCP = RTP + 1
   uint32_t workers = 1;                         // media worker threads, >= 1
   mixer::Kernels kernels = mixer::BestKernels();
-  // Clips for Tone::kQueueAnnouncement / kFailoverAnnouncement (core::Config's
-  // queue.announcement / failover.announcement, already read); empty = the tone alone.
-  core::AudioClip queue_announcement;
-  core::AudioClip failover_announcement;
 };
 
 // Totals over all workers since Create(). Monotonic, except the tick percentiles.
@@ -91,6 +87,13 @@ class MediaService : public MediaPlane {
   Status Start();
   // Stops the ticks and joins the workers; their legs' sockets are closed. Idempotent.
   void Stop();
+
+  // The clips of Tone::kQueueAnnouncement / kFailoverAnnouncement: core::Config's
+  // queue.announcement / failover.announcement, already read (empty = the tone alone).
+  // Converted here, on the signaling thread, to both bridge rates and shared read-only with
+  // the workers; calls whose bridge is created afterwards play them. Call once after
+  // Create(), before the first call. Fails only on a clip the config would have rejected.
+  Status SetAnnouncements(const core::AudioClip& queue, const core::AudioClip& failover);
 
   // Smallest tick count over all workers: the watchdog is fed only while this advances.
   uint64_t MinTickCount() const;

@@ -183,7 +183,7 @@ class AnnouncementBridgeTest : public ::testing::TestWithParam<Codec> {
     return heard;
   }
 
-  PortAllocator ports_{"127.0.0.1", 44000, 44999};
+  PortAllocator ports_{"127.0.0.1", 48000, 48499};
   WorkerCounters counters_;
   NullEvents events_;
   Bridge bridge_{CallId{1}, mixer::BestKernels(), counters_, events_,
