@@ -5,8 +5,10 @@ checked by its content (Goertzel, decoded digits, decoded Baudot text):
   G.711 mu-law encoding, sine frames      ulaw_encode(), tone_frames(), silence_frames()
   RTP packets and a paced sender          rtp_packet(), RtpPeer (a UDP socket that sends a
                                           precomputed schedule from its own thread and drains
-                                          what arrives), stream_schedule()
-  RFC 4733 telephone-events               dtmf_event_packets(), parse_event()
+                                          what arrives), stream_schedule(), impair()
+                                          (seeded loss and jitter), require_free_ports()
+  RFC 4733 telephone-events               dtmf_schedule(), dtmf_event_payloads(),
+                                          parse_event(), events_by_start()
   Baudot TTY (45.45 baud, 1400/1800 Hz)   baudot_audio(), baudot_decode()
   SDP of a captured SIP message           sdp_media()
   RTCP report blocks (RFC 3550 6.4)       rtcp_report_blocks()
@@ -18,7 +20,6 @@ Times are time.time() seconds (CLOCK_REALTIME), the time base of harness.Capture
 
 import math
 import os
-import random
 import re
 import socket
 import struct
@@ -197,13 +198,6 @@ def require_free_ports(env, ports, ip=h.LOCAL):
             s.close()
     env.require(not busy, f"{len(ports)} fixed UDP ports free before the test"
                 + (f" (held by another process: {busy})" if busy else ""))
-
-
-def spoofer(ip, port=0):
-    """A UDP socket on another local address (127.0.0.2 ...): a foreign RTP source."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, port))
-    return s
 
 
 # ---------------------------------------------------------------------------
