@@ -37,6 +37,7 @@ def direct_glare(env, cap):
                 extra=["-m", "1"])
     pb = h.sipp(env, "partyB", "3pcc_b_glare", local_port=B, media_port=B + 2, timeout_s=25,
                 extra=["-m", "1"])
+    h.wait_udp_bound([A, B])
     r = h.anchorctl(env, f"127.0.0.1:{API}", "--json", "dial", f"sip:alice@127.0.0.1:{A}",
                     f"sip:bob@127.0.0.1:{B}", "--flow", "1", "--media", "direct")
     env.require(r.returncode == 0, "anchorctl dial succeeded")
@@ -46,8 +47,13 @@ def direct_glare(env, cap):
     h.log_sip_flow(flow)
     msgs = [(who, line, p) for _t, who, line, p in flow]
 
-    def pick(who, pred):
-        return [p for w, l, p in msgs if w == who and pred(l, p.payload)]
+    def pick(who, pred):  # retransmissions (byte-identical) counted once
+        out, seen = [], set()
+        for w, l, p in msgs:
+            if w == who and pred(l, p.payload) and p.payload not in seen:
+                seen.add(p.payload)
+                out.append(p)
+        return out
     a_inv = pick("A->anchord", lambda l, m: l.startswith("INVITE"))
     b_inv = pick("B->anchord", lambda l, m: l.startswith("INVITE"))
     to_b_inv = pick("anchord->B", lambda l, m: l.startswith("INVITE"))

@@ -1196,3 +1196,21 @@ class BaresipCtl(Baresip):
                     if obj.get("response") and obj.get("token") == token:
                         return obj
         raise TestFailure(f"baresip {self.name}: no response to {command!r}")
+
+
+def udp_bound(port, host=LOCAL):
+    """Whether some process has a UDP socket bound to host:port (reads /proc/net/udp)."""
+    want = f"{socket.htonl(int.from_bytes(socket.inet_aton(host), 'big')):08X}:{port:04X}"
+    try:
+        with open("/proc/net/udp") as f:
+            return any(line.split()[1] == want for line in list(f)[1:])
+    except OSError:
+        return False
+
+
+def wait_udp_bound(ports, timeout=5, host=LOCAL):
+    """Waits until every port is bound (a peer started in the background is listening), so
+    the first request to it is not lost to a start-up race."""
+    for port in ports:
+        wait_until(lambda: udp_bound(port, host), timeout, interval=0.02,
+                   what=f"a UDP socket on {host}:{port}")

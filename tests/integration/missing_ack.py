@@ -3,12 +3,12 @@
 caller's leg, and ACKs for a position's retransmitted 2xx.
 
 1. `sip.t1_ms = 200`. A sipp caller never ACKs the 200. anchord (the UAS core) retransmits
-   the 200 at T1, 2T1, 4T1 ... doubling up to T2 = 4 s (R3261-13.3.1.4-a); the intervals are
-   measured on the wire (capture on lo) within +-60 ms (+-10 % above 600 ms). At 64*T1 =
+   the 200 at T1, 2T1, 4T1 ... doubling up to T2 = 4 s (R3261-13.3.1.4-a); the intervals
+   are measured on the wire (capture on lo) within +-60 ms (+-10 % above 600 ms). At 64*T1 =
    12.8 s it sends the caller a BYE with `Reason: SIP;cause=408` and BYEs the position
    (R3261-13.3.1.4-b); no 200 follows the BYE.
-2. A sipp position sends its 200 again after the ACK: anchord ACKs both, with the INVITE's CSeq number
-   (R3261-13.2.2.4-a); the call goes on and ends normally with the caller's BYE."""
+2. A sipp position sends its 200 again after the ACK: anchord ACKs both, with the INVITE's
+   CSeq number (R3261-13.2.2.4-a); the call goes on and ends normally with the caller's BYE."""
 import re
 
 import harness as h

@@ -36,6 +36,7 @@ def run_flow(env, cap, flow):
                extra=["-m", "1"])
     b = h.sipp(env, f"B{flow}", sb, local_port=b_sip, media_port=b_rtp, timeout_s=20,
                extra=["-m", "1", "-d", "500"])
+    h.wait_udp_bound([a_sip, b_sip])
     r = h.anchorctl(env, f"127.0.0.1:{API}", "--json", "dial", f"sip:alice@127.0.0.1:{a_sip}",
                     f"sip:bob@127.0.0.1:{b_sip}", "--flow", str(flow), "--media", "direct")
     env.require(r.returncode == 0, f"flow {flow}: anchorctl dial succeeded")
