@@ -84,6 +84,11 @@ def check_wire(env, flow):
               all("message/sipfrag" in (h.sip_header(n, "Content-Type") or "")
                   for n in notifies),
               f"NOTIFY message/sipfrag 'SIP/2.0 200' reached position 1 ({frags})")
+    final = [n for n in notifies if h.sip_body(n).startswith(b"SIP/2.0 200")]
+    env.check(bool(final) and (h.sip_header(final[0], "Event") or "").startswith("refer") and
+              (h.sip_header(final[0], "Subscription-State") or "").startswith("terminated"),
+              "the final NOTIFY has Event: refer and Subscription-State: terminated "
+              "(RFC 3515 2.4.4)")
     env.check(bool(msgs("pos1->anchord", "BYE")), "position 1 hung up after the transfer")
     ts = [t for t, w, l, _p in flow if w == "caller->anchord" and l.startswith(("ACK", "BYE"))]
     to_caller = [l for t, w, l, _p in flow if w == "anchord->caller" and
