@@ -45,7 +45,6 @@ LegState& Bridge::AddLeg(LegId id, std::unique_ptr<RtpLeg> rtp, uint32_t initial
   leg->rtp = std::move(rtp);
   leg->send_ts = initial_ts;
   if (auto tty = tty::TtyDecoder::Create()) leg->tty = std::move(*tty);
-  leg->dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);
   for (size_t s = 0; s < by_slot_.size(); ++s) {
     if (by_slot_[s] != nullptr) continue;
     leg->slot = static_cast<int>(s);
@@ -98,8 +97,8 @@ void Bridge::UpdateRate() {
   rate_hz_ = rate;
   for (auto& leg : legs_) {
     BuildCodecs(*leg);
-    if (leg->tone) leg->tone = leg->tone->AtRate(rate_hz_);      // an announcement continues
-    leg->dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);  // a digit playing is cut
+    if (leg->tone) leg->tone = leg->tone->AtRate(rate_hz_);  // an announcement continues
+    if (leg->dtmf_tone) leg->dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);  // cut
   }
   for (size_t s = 0; s < by_slot_.size(); ++s) mixer_.Clear(s);
 }
@@ -108,6 +107,12 @@ bool Bridge::SetRemote(LegState& leg, const RemoteMedia& remote) {
   const bool had = leg.rtp->has_remote();
   const Codec before = leg.rtp->codec();
   if (!leg.rtp->SetRemote(remote)) return false;
+  // In-band DTMF only for a leg without telephone-event; built here, not when a digit starts.
+  if (remote.telephone_event_pt != 0) {
+    leg.dtmf_tone.reset();
+  } else if (leg.dtmf_tone == nullptr) {
+    leg.dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);
+  }
   const int rate = rate_hz_;
   UpdateRate();
   if (rate == rate_hz_ && (!had || before != remote.codec || leg.decoder == nullptr)) {
@@ -281,7 +286,7 @@ void Bridge::StartEvent(const LegState& source, uint8_t event) {
     if (other->rtp->telephone_event_pt() != 0) {
       other->dtmf_out.Start(event, other->send_ts);
       other->dtmf_source = source.id;
-    } else if (digit != '\0') {
+    } else if (digit != '\0' && other->dtmf_tone != nullptr) {
       other->dtmf_tone->Start(digit, source.id);
     }
   }
@@ -290,7 +295,7 @@ void Bridge::StartEvent(const LegState& source, uint8_t event) {
 void Bridge::EndEvent(const LegState& source) {
   for (auto& other : legs_) {
     if (other->dtmf_source == source.id && other->dtmf_out.active()) other->dtmf_out.End();
-    if (other->dtmf_tone->active() && other->dtmf_tone->source() == source.id) {
+    if (other->dtmf_tone && other->dtmf_tone->active() && other->dtmf_tone->source() == source.id) {
       other->dtmf_tone->Stop();
     }
   }
@@ -373,7 +378,7 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   // An RFC 4733 event toward this leg replaces its audio while it lasts.
   if (leg.dtmf_out.active() && SendEvent(leg)) return;
   // In-band DTMF toward a leg without telephone-event replaces its audio while it lasts.
-  if (leg.dtmf_tone->active()) {
+  if (leg.dtmf_tone != nullptr && leg.dtmf_tone->active()) {
     if (EncodeDtmfTone(leg)) leg.rtp->Send(leg.out_payload, leg.out_len, leg.send_ts);
     return;
   }

@@ -76,7 +76,8 @@ struct LegState {
   GapMeter gap;
   // RFC 4733 forwarding toward this leg, and the source's event generation already forwarded.
   TelephoneEventSender dtmf_out;
-  // In-band DTMF toward this leg when it has no telephone-event (replaces its audio).
+  // In-band DTMF toward this leg when it has no telephone-event (replaces its audio); null
+  // for a leg with telephone-event or without a remote yet.
   std::unique_ptr<DtmfGenerator> dtmf_tone;
   LegId dtmf_source{};
   uint32_t dtmf_generation = 0;
