@@ -4,7 +4,7 @@ caller's leg, and ACKs for a position's retransmitted 2xx.
 
 1. `sip.t1_ms = 200`. A sipp caller never ACKs the 200. anchord (the UAS core) retransmits
    the 200 at T1, 2T1, 4T1 ... doubling up to T2 = 4 s (R3261-13.3.1.4-a); the intervals
-   are measured on the wire (capture on lo) within +-60 ms (+-10 % above 600 ms). At 64*T1 =
+   are measured on the wire (capture on lo) within +-80 ms (+-10 % above 800 ms). At 64*T1 =
    12.8 s it sends the caller a BYE with `Reason: SIP;cause=408` and BYEs the position
    (R3261-13.3.1.4-b); no 200 follows the BYE.
 2. A sipp position sends its 200 again after the ACK: anchord ACKs both, with the INVITE's
@@ -51,7 +51,7 @@ def no_ack(env, cap, a):
     env.check(len(gaps_ms) == len(want) + 1,
               f"{len(oks)} transmissions of the 200 ({len(want) + 1} expected)")
     for got, exp in zip(gaps_ms, want + [last]):
-        env.check(abs(got - exp) <= max(60, exp // 10), f"interval {got} ms ~ {exp} ms")
+        env.check(abs(got - exp) <= max(80, exp // 10), f"interval {got} ms ~ {exp} ms")
     env.check(max(gaps_ms[:-1], default=0) <= 4000 + 100, "intervals capped at T2 = 4 s")
     first_to_bye = byes[0].t - oks[0].t
     env.check(abs(first_to_bye - 64 * T1_MS / 1000) <= 0.25,
