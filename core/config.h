@@ -12,6 +12,8 @@
 
 #include <tl/expected.hpp>
 
+#include "core/wav_clip.h"
+
 namespace anchord::core {
 
 enum class Transport { kUdp, kTcp };
@@ -35,17 +37,6 @@ struct PositionConfig {
   std::string standby;  // name of another position, or empty
   LocationMode location = LocationMode::kMultipart;
   bool automaton = false;  // answers at once (IVR, recorder): RFC 3725 flow I is safe toward it
-};
-
-// An announcement read and validated with the configuration, so --check-config finds a bad
-// file and no media worker ever touches the disk: decoded to 16-bit linear PCM, mono. Shared
-// read-only (any thread) once parsed.
-struct AudioClip {
-  static constexpr uint32_t kMaxSeconds = 60;
-  std::string path;      // as configured (absolute); empty = no announcement
-  uint32_t rate_hz = 0;  // 8000 or 16000 (0 when empty)
-  std::shared_ptr<const std::vector<int16_t>> samples;  // null when empty, else 1..60 s of audio
-  bool empty() const { return samples == nullptr || samples->empty(); }
 };
 
 struct Config {
@@ -93,11 +84,6 @@ tl::expected<Config, ConfigErrors> ParseConfig(std::string_view toml_text,
                                                std::string_view source_name);
 // Reads and parses a file.
 tl::expected<Config, ConfigErrors> LoadConfigFile(const std::string& path);
-
-// Reads a WAV file into `out`: RIFF/WAVE, mono, 16-bit PCM or 8-bit A-law/mu-law, 8000 or
-// 16000 Hz, 1 ms to AudioClip::kMaxSeconds. Returns the problem (for "FILE:LINE: KEY: ..."),
-// or an empty string on success.
-std::string ReadWavClip(const std::string& path, AudioClip& out);
 
 // The embedded default configuration as a commented TOML file (anchord --print-default-config).
 std::string_view DefaultConfigText();

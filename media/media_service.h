@@ -10,14 +10,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "core/config.h"
 #include "core/event_loop.h"
 #include "core/ids.h"
 #include "core/result.h"
+#include "core/wav_clip.h"
 #include "media/media_plane.h"
 #include "mixer/mix.h"
 
@@ -101,6 +102,9 @@ class MediaService : public MediaPlane {
   // Signaling thread. Asks the leg's worker and waits for the answer (at most about one
   // tick): for the control API and tests, not for a hot path. nullopt for an unknown leg.
   std::optional<LegStats> GetLegStats(LegId leg);
+  // The same for several legs with one wait for all of them (each worker asked once per leg,
+  // all in parallel); result i belongs to legs[i].
+  std::vector<std::optional<LegStats>> GetLegStats(std::span<const LegId> legs);
 
   Result<LocalMedia> CreateLeg(CallId call, LegId leg) override;
   void SetRemote(LegId leg, const RemoteMedia& remote) override;
