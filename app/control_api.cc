@@ -210,6 +210,17 @@ json ToJson(const signaling::CallSummary& c) {
           {"tty_text", c.tty_text}};
 }
 
+json ToJson(const media::LegStats& s) {
+  return {{"received", s.received},
+          {"lost", s.lost},
+          {"late", s.late},
+          {"concealed", s.concealed},
+          {"dropped", s.dropped},
+          {"jitter_us", s.jitter_us},
+          {"jitter_target_ms", s.jitter_target_ms},
+          {"latched", s.latched}};
+}
+
 json ToJson(const signaling::PositionSummary& p) {
   return {{"name", p.name},     {"uri", p.uri},           {"standby", p.standby},
           {"health", p.health}, {"activity", p.activity}, {"call", p.call}};
@@ -383,11 +394,26 @@ void ControlApi::Impl::GetList(const char* name, Fn fn, httplib::Response& res) 
 
 void ControlApi::Impl::GetCall(uint64_t id, httplib::Response& res) {
   LoopError error;
-  auto call = RunOnLoop<std::optional<signaling::CallSummary>>(
-      [id](ControlHandler& h) { return h.GetCall(id); }, error);
+  using Stats = std::vector<std::optional<media::LegStats>>;
+  auto call = RunOnLoop<std::optional<std::pair<signaling::CallSummary, Stats>>>(
+      [id, source = options.leg_stats](ControlHandler& h) {
+        std::optional<std::pair<signaling::CallSummary, Stats>> found;
+        auto summary = h.GetCall(id);
+        if (!summary) return found;
+        std::vector<LegId> legs;
+        for (const auto& p : summary->parties) legs.push_back(LegId{p.leg});
+        found.emplace(std::move(*summary), source ? source(legs) : Stats{});
+        return found;
+      },
+      error);
   if (!call) return ReplyLoopError(res, error);
   if (!*call) return ReplyError(res, 404, "unknown call " + std::to_string(id));
-  Reply(res, 200, ToJson(**call));
+  auto& [summary, stats] = **call;
+  json body = ToJson(summary);
+  for (size_t i = 0; i < stats.size() && i < body["parties"].size(); ++i) {
+    if (stats[i]) body["parties"][i]["rtp"] = ToJson(*stats[i]);
+  }
+  Reply(res, 200, body);
 }
 
 void ControlApi::Impl::DeleteCall(uint64_t id, const httplib::Request& req,

@@ -17,12 +17,18 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event_loop.h"
+#include "core/ids.h"
 #include "core/result.h"
+#include "media/media_service.h"
 #include "signaling/control.h"
 
 namespace anchord::app {
@@ -40,12 +46,19 @@ struct ControlCounters {
   uint64_t other_errors = 0;        // any other status >= 400 (e.g. 500)
 };
 
+// The receive counts of a call's legs for GET /v1/calls/{id}, run on the signaling thread
+// (media::MediaService::GetLegStats: one short wait for the workers, about one tick); result i
+// belongs to legs[i], nullopt for a leg the media plane does not know (yet).
+using LegStatsSource =
+    std::function<std::vector<std::optional<media::LegStats>>(std::span<const LegId> legs)>;
+
 struct ControlApiOptions {
   // How long an HTTP thread waits for the signaling loop before answering 503.
   std::chrono::milliseconds loop_deadline{2000};
   size_t max_body_bytes = 16 * 1024;  // larger bodies get 413 without being read
   size_t http_threads = 4;            // connections served at once
-  size_t max_queued = 64;  // requests posted to the loop and not yet run; beyond: 503 at once
+  size_t max_queued = 64;    // requests posted to the loop and not yet run; beyond: 503 at once
+  LegStatsSource leg_stats;  // optional: without it a call's parties carry no "rtp" object
 };
 
 // A numeric listen address: "127.0.0.1:8089", "[::1]:8089". Port 0 = any free port.

@@ -101,7 +101,8 @@ class Supervisor {
   void ReportCounters() {
     media::MediaCounters m = media_.Counters();
     ReportTicks(m);
-    uint64_t bad = m.rtp_garbage + stack_.counters().malformed;
+    // A spoofed or stray RTP source is bad input too (counted per packet, never played).
+    uint64_t bad = m.rtp_garbage + m.rtp_foreign_source + stack_.counters().malformed;
     if (bad == last_bad_) return;
     last_bad_ = bad;
     Log(Level::kNotice, Subsys::kMain, "bad input counted",
@@ -179,6 +180,11 @@ int RunDaemon(const core::Config& config) {
                                     config.media.port_max, config.media.workers, *kernels};
   auto media = media::MediaService::Create(media_options, **loop, &forwarder);
   if (!media) return Fatal("media: " + media.error().message);
+  if (Status ok =
+          (*media)->SetAnnouncements(config.queue.announcement, config.failover.announcement);
+      !ok) {
+    return Fatal("media: announcements: " + ok.error().message);
+  }
 
   failover::PositionRegistry positions(config.positions);
   signaling::ControllerOptions controller_options;
@@ -232,7 +238,11 @@ int RunDaemon(const core::Config& config) {
 
   std::unique_ptr<ControlApi> control_api;
   if (!config.control.listen.empty()) {
-    auto api = ControlApi::Start(config.control.listen, **loop, controller);
+    ControlApiOptions api_options;
+    api_options.leg_stats = [&media](std::span<const LegId> legs) {
+      return (*media)->GetLegStats(legs);
+    };
+    auto api = ControlApi::Start(config.control.listen, **loop, controller, api_options);
     if (!api) return Fatal("control API: " + api.error().message);
     control_api = std::move(*api);
   }

@@ -171,16 +171,34 @@ void MediaService::Percentiles(internal::TickHistogram internal::WorkerCounters:
 }
 
 std::optional<LegStats> MediaService::GetLegStats(LegId leg) {
-  internal::Worker* w = WorkerOf(leg);
-  if (w == nullptr) return std::nullopt;
-  auto promise = std::make_shared<std::promise<std::optional<internal::LegCounters>>>();
-  auto future = promise->get_future();
-  w->loop().Post([w, leg, promise] { promise->set_value(w->LegStats(leg)); });
-  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
-  auto c = future.get();
-  if (!c) return std::nullopt;
-  return LegStats{c->received,         c->lost,   c->late, c->concealed, c->dropped, c->jitter_us,
-                  c->jitter_target_ms, c->latched};
+  return GetLegStats(std::span<const LegId>(&leg, 1)).front();
+}
+
+std::vector<std::optional<LegStats>> MediaService::GetLegStats(std::span<const LegId> legs) {
+  using Answer = std::optional<internal::LegCounters>;
+  std::vector<std::future<Answer>> answers;
+  for (LegId leg : legs) {
+    auto promise = std::make_shared<std::promise<Answer>>();
+    answers.push_back(promise->get_future());
+    if (internal::Worker* w = WorkerOf(leg)) {
+      w->loop().Post([w, leg, promise] { promise->set_value(w->LegStats(leg)); });
+    } else {
+      promise->set_value(std::nullopt);
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  std::vector<std::optional<LegStats>> stats;
+  for (auto& answer : answers) {
+    Answer c;
+    if (answer.wait_until(deadline) == std::future_status::ready) c = answer.get();
+    if (!c) {
+      stats.emplace_back();
+      continue;
+    }
+    stats.push_back(LegStats{c->received, c->lost, c->late, c->concealed, c->dropped, c->jitter_us,
+                             c->jitter_target_ms, c->latched});
+  }
+  return stats;
 }
 
 internal::Worker* MediaService::WorkerOf(LegId leg) const {

@@ -52,6 +52,9 @@ misses = 3
 # Milliseconds of RTP silence from a position in a call before it is declared down
 # (positions send continuous audio). Range 60..60000.
 rtp_timeout_ms = 300
+# A WAV file (absolute path; mono, 8000 or 16000 Hz, 16-bit PCM or A-law/mu-law, up to 60 s)
+# played to the caller when its position fails, before the hold tone. "" = hold tone only.
+announcement = ""
 
 [control]
 # The control API (HTTP + JSON) used by anchorctl and operators: "IPv4:PORT", or "" for
@@ -68,6 +71,9 @@ max_wait_s = 300
 # The answer to a call the queue cannot take (full, or waited too long), so the ESRP
 # reroutes it (NENA-4.2.1.3): 486 or 503.
 overflow_status = 486
+# A WAV file (as failover.announcement) played once to a queued caller as early media, then
+# ringback. "" = ringback only.
+announcement = ""
 
 [log]
 # Lowest severity logged: "error", "warning", "notice", "info" or "debug".
