@@ -231,6 +231,7 @@ void Controller::SendAnswer(Call& call, Leg& caller) {
   caller.reliable.answer_held = false;
   EndReliability(caller);
   stack_->Respond(call.invite_tx, Clone(caller.answer.get()));
+  RememberAccepted(call.invite.get(), caller.dialog.local_tag);
   // The IST ends with the 2xx (RFC 6026 gap in osip): retransmit it ourselves until the ACK
   // (over UDP; over TCP only the 64*T1 deadline applies), R3261-13.3.1.4.
   LegId id = caller.id;
@@ -278,22 +279,6 @@ void Controller::OnAck(const osip_message_t* ack) {
     leg->confirmed = true;
     if (leg->retransmit) leg->retransmit->Cancel();
   }
-}
-
-void Controller::HandleCancel(TxId tx, const osip_message_t* cancel) {
-  TxId invite_tx = stack_->FindInviteServerTx(cancel);
-  Leg* leg = invite_tx ? FindLegByTx(invite_tx) : nullptr;
-  if (!leg) {
-    Respond(tx, cancel, 481);
-    return;
-  }
-  Respond(tx, cancel, 200, leg->dialog.local_tag);
-  Call* call = FindCall(leg->call);
-  // A 200 held for a PRACK has not gone out: the INVITE can still be cancelled.
-  if (!call || (call->answered && !leg->reliable.answer_held)) return;
-  RespondToInvite(*call, 487);
-  RecordAbandoned(*call);
-  EndCall(call->id, "cancelled by the caller before answer", std::nullopt);
 }
 
 void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {

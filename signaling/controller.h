@@ -116,7 +116,12 @@ class Controller : public SipStackHandler,
   void AnswerCaller(Call& call);
   void SendAnswer(Call& call, Leg& caller);  // the 200 built by AnswerCaller, then retransmitted
   void RetransmitAnswer(LegId leg_id);
+  // CANCEL (controller_cancel.cc, R3261-9.2-a): before answer 200 + 487 and an abandoned
+  // call; after our 2xx (RFC 6026 Accepted, 64*T1) 200 and nothing else; unmatched 481.
   void HandleCancel(TxId tx, const osip_message_t* cancel);
+  void RememberAccepted(const osip_message_t* invite, const std::string& to_tag);
+  // The To tag of our 2xx to the INVITE `cancel` names, if it went out less than 64*T1 ago.
+  std::optional<std::string> AcceptedToTag(const osip_message_t* cancel);
   void HandleInDialog(TxId tx, const osip_message_t* request);
   void HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite);
 
@@ -212,6 +217,11 @@ class Controller : public SipStackHandler,
   std::unordered_map<TxId, LegId> invite_txs_;      // client or server INVITE tx -> leg
   std::unordered_map<TxId, std::function<void(bool)>> probes_;
   std::unordered_map<TxId, LegId> refresh_txs_;  // our session refreshes (UPDATE)
+  // Caller INVITEs answered 2xx in the last 64*T1 (RFC 6026 Accepted; osip's IST ends with
+  // the 2xx): key (branch, Call-ID, From tag, CSeq) -> our To tag, and their expiry, oldest
+  // first (every entry lives 64*T1, so insertion order is expiry order).
+  std::unordered_map<std::string, std::string> accepted_;
+  std::deque<std::pair<uint64_t, std::string>> accepted_expiry_;
 };
 
 }  // namespace anchord::signaling

@@ -29,6 +29,7 @@ using core::Transport;
 using failover::Activity;
 using failover::Health;
 using testutil::BodyOf;
+using testutil::CseqMethodOf;
 using testutil::HeaderValue;
 using testutil::HeaderValues;
 using testutil::IsRequest;
@@ -544,6 +545,47 @@ TEST_F(ControllerTest, CallerCancelAfterRingingCancelsThePosition) {
   EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 180, 487}));
   EXPECT_EQ(Pos(0).activity, Activity::kIdle);
   EXPECT_TRUE(pos_[1].received().empty());
+}
+
+// R3261-9.2-a, R6026-a: a CANCEL that crosses our 200 matches an INVITE transaction in the
+// Accepted state (64*T1 after the 2xx, past the ACK too): 200 with our To tag and nothing
+// else (no 487, nothing to the position, the call goes on). A CANCEL of an unknown branch, or
+// one after 64*T1 (T1 = 20 ms here), gets 481.
+TEST_F(ControllerTest, CancelAfterOur200Gets200AndChangesNothing) {
+  ControllerOptions options;
+  options.t1_ms = 20;
+  Start(options);
+  stack_->SetT1(options.t1_ms);  // the stack's cache of the CANCEL's answer lasts 64*T1 too
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  const size_t position_seen = pos_[0].received().size();
+
+  caller_.SendTo(StackPort(), CallerCancel(call.caller_invite));
+  auto cancel_ok = driver_->WaitFor(caller_, [](const std::string& m) {
+    return StatusOf(m) >= 200 && CseqMethodOf(m) == "CANCEL";
+  });
+  ASSERT_TRUE(cancel_ok) << "no answer to the CANCEL";
+  EXPECT_EQ(StatusOf(*cancel_ok), 200) << *cancel_ok;
+  EXPECT_EQ(ParamOf(HeaderValue(*cancel_ok, "To"), "tag"),
+            ParamOf(HeaderValue(call.caller_ok, "To"), "tag"));
+  driver_->RunFor(100'000);
+  EXPECT_EQ(caller_.count(IsResponse(487, "INVITE")), 0u);
+  EXPECT_EQ(pos_[0].received().size(), position_seen) << pos_[0].received().back();
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_EQ(Pos(0).activity, Activity::kBusy);
+
+  std::string other = call.caller_invite;
+  other.replace(other.find("z9hG4bK-answered-call"), 21, "z9hG4bK-never-invited");
+  caller_.SendTo(StackPort(), CallerCancel(other));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "CANCEL")))
+      << "a CANCEL that matches nothing must get 481";
+
+  // After 64*T1 (and the stack's own 64*T1 cache of the first CANCEL's answer) nothing matches.
+  driver_->RunFor(2 * 64 * 20'000 + 300'000);
+  caller_.SendTo(StackPort(), CallerCancel(call.caller_invite));
+  ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "CANCEL")))
+      << "a CANCEL 64*T1 after the 2xx must get 481";
+  EXPECT_EQ(controller_->active_calls(), 1u);
 }
 
 // (7a) BYE from the caller ends the call: 200 to the caller, BYE to the position.
