@@ -744,7 +744,8 @@ void Controller::StartFailover(Call& call, const char* reason) {
   if (!call.failing_over) {
     call.failing_over = true;
     call.failover_start_us = core::MonotonicUs();
-    media_.SetTone(call.caller, media::Tone::kHold);
+    // failover.announcement once (if configured), then the hold tone.
+    media_.SetTone(call.caller, media::Tone::kFailoverAnnouncement);
     media_.MarkGap(call.caller);
   }
   Log(Level::kWarning, Subsys::kFailover, "failover started",

@@ -85,7 +85,8 @@ void Controller::SendEarlyMedia(Call& call) {
   // Reliably when the caller supports 100rel (R3262-a): it then knows our answer arrived.
   SendProvisional(call, std::move(progress));
   media_.Connect(caller->id);
-  media_.SetTone(caller->id, media::Tone::kRingback);
+  // queue.announcement once (if configured), then ringback (NENA-4.2.1.3).
+  media_.SetTone(caller->id, media::Tone::kQueueAnnouncement);
 }
 
 void Controller::DrainQueue() {

@@ -656,8 +656,8 @@ TEST_F(ControllerTest, FailoverRepointsToStandbyWithoutTouchingTheCaller) {
   auto standby_invite = driver_->WaitFor(pos_[2], IsRequest("INVITE"));
   ASSERT_TRUE(standby_invite) << "the standby (pos3) got no INVITE";
   EXPECT_TRUE(pos_[1].received().empty()) << "a non-standby position was offered the call";
-  EXPECT_EQ(media_.tones,
-            (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
+  EXPECT_EQ(media_.tones, (std::vector<std::pair<LegId, media::Tone>>{
+                              {call.caller_leg, media::Tone::kFailoverAnnouncement}}));
   EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
   EXPECT_TRUE(media_.WasDestroyed(call.position_leg));
   pos_[0].SendTo(StackPort(), ResponseTo(*bye, 200, "OK"));
@@ -723,8 +723,8 @@ TEST_F(ControllerTest, SilentPositionLegStartsFailover) {
   EXPECT_EQ(Pos(0).health, Health::kDown);
   ASSERT_TRUE(driver_->WaitFor(pos_[0], IsRequest("BYE")));
   ASSERT_TRUE(driver_->WaitFor(pos_[2], IsRequest("INVITE")));
-  EXPECT_EQ(media_.tones,
-            (std::vector<std::pair<LegId, media::Tone>>{{call.caller_leg, media::Tone::kHold}}));
+  EXPECT_EQ(media_.tones, (std::vector<std::pair<LegId, media::Tone>>{
+                              {call.caller_leg, media::Tone::kFailoverAnnouncement}}));
   EXPECT_EQ(media_.gaps, std::vector<LegId>{call.caller_leg});
   driver_->RunFor(50'000);
   EXPECT_EQ(caller_.received().size(), caller_seen);
@@ -764,8 +764,9 @@ TEST_F(ControllerTest, QueuedCallHearsRingbackAndIsAnsweredWhenAPositionComesUp)
   EXPECT_EQ(DistinctStatuses(caller_, "INVITE"), (std::vector<int>{100, 180, 183}));
   EXPECT_NE(BodyOf(*early).find("m=audio"), std::string::npos);
   EXPECT_TRUE(media_.WasConnected(CallerLeg()));
-  EXPECT_EQ(media_.tones,
-            (std::vector<std::pair<LegId, media::Tone>>{{CallerLeg(), media::Tone::kRingback}}));
+  EXPECT_EQ(
+      media_.tones,
+      (std::vector<std::pair<LegId, media::Tone>>{{CallerLeg(), media::Tone::kQueueAnnouncement}}));
   auto summary = controller_->GetCall(CallOf().value);
   ASSERT_TRUE(summary);
   EXPECT_EQ(summary->state, "queued");
