@@ -332,8 +332,12 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
   }
 }
 
-// A re-INVITE is absorbed by the server (anchored media): the peer's new address is used and
-// the answer is the leg's unchanged SDP (same o= version: nothing changed on our side).
+// A re-INVITE or UPDATE is absorbed by the server (anchored media): the peer's new address is
+// used, and the answer mirrors the new offer's directions per m-line (hold: sendonly ->
+// recvonly, R3264-6-a) with the o= version + 1 only when our SDP changed (R3264-8-a). Each one
+// is answered at once, so a second re-INVITE always finds the first answered: a new
+// transaction, never the 500 of R3261-14.2-a. What anchord sends to a leg it answered recvonly
+// or inactive is unchanged for now (README "Limits": MediaPlane has no send-only stop).
 void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite) {
   if (std::optional<std::string> text = SdpBody(invite)) {
     Result<NegotiatedAudio> offer = NegotiateAudio(text);
@@ -342,6 +346,9 @@ void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite)
       return;
     }
     media_.SetRemote(leg.id, offer->audio);
+    if (!leg.last_sdp.empty() && leg.has_media) {
+      leg.last_sdp = leg.sdp.Reanswer(leg.local, offer->sdp, offer->audio, leg.last_sdp);
+    }
   }
   MessagePtr answer = MakeResponse(invite, 200);
   stack_->AddContact(answer.get(), leg.dialog.peer.transport);

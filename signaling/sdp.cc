@@ -226,6 +226,19 @@ std::string LocalSdp::Offer(const media::LocalMedia& local) {
 std::string LocalSdp::Answer(const media::LocalMedia& local, const SessionDescription& offer,
                              const media::RemoteMedia& chosen) {
   ++version_;
+  return AnswerText(local, offer, chosen);
+}
+
+// R3264-8-a: an SDP that does not change keeps its version; one that does gets exactly + 1.
+std::string LocalSdp::Reanswer(const media::LocalMedia& local, const SessionDescription& offer,
+                               const media::RemoteMedia& chosen, const std::string& previous) {
+  std::string same_version = AnswerText(local, offer, chosen);
+  if (same_version == previous) return same_version;
+  return Answer(local, offer, chosen);
+}
+
+std::string LocalSdp::AnswerText(const media::LocalMedia& local, const SessionDescription& offer,
+                                 const media::RemoteMedia& chosen) const {
   std::string out = SessionPart(session_id_, version_, local.address);
   const int accepted = ChosenLine(offer, chosen);
   for (size_t i = 0; i < offer.media.size(); ++i) {

@@ -70,10 +70,19 @@ class LocalSdp {
   // offer's order. Each call is a new SDP: version + 1.
   std::string Answer(const media::LocalMedia& local, const SessionDescription& offer,
                      const media::RemoteMedia& chosen);
+  // The answer to a later offer in the same session (re-INVITE, UPDATE): what Answer() writes,
+  // but the version rises (by exactly 1) only when the text differs from `previous`, this
+  // leg's last SDP; an unchanged answer is `previous` itself (R3264-8-a). A direction change
+  // (hold: sendonly -> recvonly, R3264-6-a) is a change.
+  std::string Reanswer(const media::LocalMedia& local, const SessionDescription& offer,
+                       const media::RemoteMedia& chosen, const std::string& previous);
 
   uint64_t version() const { return version_; }
 
  private:
+  std::string AnswerText(const media::LocalMedia& local, const SessionDescription& offer,
+                         const media::RemoteMedia& chosen) const;
+
   uint64_t session_id_;
   uint64_t version_ = 0;
 };

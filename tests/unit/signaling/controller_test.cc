@@ -190,15 +190,21 @@ class ControllerTest : public ::testing::Test {
   }
 
   // An in-dialog request from the caller (ACK, BYE) after our 200 `ok`.
+  // With an `sdp` body (re-INVITE, UPDATE) it has Content-Type application/sdp and a Contact.
   std::string CallerRequest(const std::string& method, uint32_t cseq, const std::string& invite,
-                            const std::string& ok, const std::string& branch) const {
+                            const std::string& ok, const std::string& branch,
+                            const std::string& sdp = "") const {
     std::string contact = HeaderValue(ok, "Contact");
     std::string target = contact.substr(1, contact.find('>') - 1);
-    return WithBody(
+    std::string head =
         method + " " + target + " SIP/2.0\r\n" + "Via: " + caller_.via(branch) +
         "\r\nFrom: " + HeaderValue(invite, "From") + "\r\nTo: " + HeaderValue(ok, "To") +
         "\r\nCall-ID: " + HeaderValue(invite, "Call-ID") + "\r\nCSeq: " + std::to_string(cseq) +
-        " " + method + "\r\nMax-Forwards: 70\r\n");
+        " " + method + "\r\nMax-Forwards: 70\r\n";
+    if (!sdp.empty()) {
+      head += "Contact: <" + caller_.uri("caller") + ">\r\nContent-Type: application/sdp\r\n";
+    }
+    return WithBody(head, sdp);
   }
 
   // The CANCEL a caller sends for `invite` (same Via branch, R3261-9.1).
@@ -586,6 +592,76 @@ TEST_F(ControllerTest, CancelAfterOur200Gets200AndChangesNothing) {
   ASSERT_TRUE(driver_->WaitFor(caller_, IsResponse(481, "CANCEL")))
       << "a CANCEL 64*T1 after the 2xx must get 481";
   EXPECT_EQ(controller_->active_calls(), 1u);
+}
+
+// The o= version of an SDP body ("o=user session version ..."), or -1.
+long long OriginVersion(const std::string& sdp) {
+  const size_t o = sdp.find("o=");
+  if (o == std::string::npos) return -1;
+  const size_t session = sdp.find(' ', o);
+  const size_t version = session == std::string::npos ? session : sdp.find(' ', session + 1);
+  return version == std::string::npos ? -1 : std::atoll(sdp.c_str() + version + 1);
+}
+
+// The caller's SDP with direction `direction` and o= version `version`.
+std::string CallerSdp(const std::string& direction, int version) {
+  std::string sdp = PeerSdp(kCallerRtpPort);
+  sdp.replace(sdp.find("a=sendrecv"), 10, "a=" + direction);
+  sdp.replace(sdp.find("o=peer 1 1"), 10, "o=peer 1 " + std::to_string(version));
+  return sdp;
+}
+
+// R3264-6-a, R3264-8-a, R3261-14.2-a: anchord answers the caller's re-INVITEs itself and at
+// once. Hold (a=sendonly) gets a=recvonly with o= version + 1; the same offer again, sent
+// before the first 200 is ACKed (a new transaction: the first has its final response) gets 200
+// with the SDP unchanged (same version); inactive gets inactive, resuming (sendrecv) sendrecv,
+// each + 1; an UPDATE is answered the same way; the late ACKs change nothing and no re-INVITE
+// reaches the position.
+TEST_F(ControllerTest, CallerReInviteDirectionsAreMirroredAndVersionRisesOnlyOnChange) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  const long long v0 = OriginVersion(BodyOf(call.caller_ok));
+  ASSERT_GT(v0, 0) << call.caller_ok;
+  const size_t position_seen = pos_[0].received().size();
+  auto reinvite = [&](uint32_t cseq, const std::string& direction,
+                      const std::string& method = "INVITE") {
+    caller_.SendTo(StackPort(), CallerRequest(method, cseq, call.caller_invite, call.caller_ok,
+                                              "z9hG4bK-re" + std::to_string(cseq),
+                                              CallerSdp(direction, static_cast<int>(cseq))));
+    return driver_->WaitFor(caller_, IsResponse(200, method));
+  };
+  struct Step {
+    std::string offered, method, answered;
+    long long version;
+  };
+  const Step steps[] = {{"sendonly", "INVITE", "recvonly", v0 + 1},
+                        {"sendonly", "INVITE", "recvonly", v0 + 1},
+                        {"inactive", "UPDATE", "inactive", v0 + 2},
+                        {"recvonly", "INVITE", "sendonly", v0 + 3},
+                        {"sendrecv", "INVITE", "sendrecv", v0 + 4}};
+  uint32_t cseq = 2;
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.method + " " + step.offered + ", CSeq " + std::to_string(cseq));
+    auto ok = reinvite(cseq, step.offered, step.method);
+    ASSERT_TRUE(ok) << "no 200";
+    const std::string sdp = BodyOf(*ok);
+    EXPECT_NE(sdp.find("a=" + step.answered + "\r\n"), std::string::npos) << sdp;
+    EXPECT_EQ(OriginVersion(sdp), step.version) << sdp;
+    if (step.method == "INVITE" && cseq == 3) {  // the late ACKs: CSeq 3, then CSeq 2
+      caller_.SendTo(StackPort(),
+                     CallerRequest("ACK", 3, call.caller_invite, call.caller_ok, "z9hG4bK-ack3"));
+      caller_.SendTo(StackPort(),
+                     CallerRequest("ACK", 2, call.caller_invite, call.caller_ok, "z9hG4bK-ack2"));
+    }
+    ++cseq;
+  }
+  driver_->RunFor(50'000);
+  EXPECT_EQ(pos_[0].received().size(), position_seen) << pos_[0].received().back();
+  EXPECT_EQ(caller_.count([](const std::string& m) { return StatusOf(m) == 0; }), 0u)
+      << "anchord sent the caller a request";
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_EQ(media_.remotes[call.caller_leg.value].size(), 1u + std::size(steps));
 }
 
 // (7a) BYE from the caller ends the call: 200 to the caller, BYE to the position.

@@ -308,6 +308,26 @@ TEST(LocalSdpTest, VersionRisesByExactlyOnePerCall) {
   }
 }
 
+// R3264-8-a, R3264-6-a: a re-answer keeps the previous SDP (and its version) when nothing
+// changed, and rises by exactly one when the direction (hold) or the leg's SDP did.
+TEST(LocalSdpTest, ReanswerRisesOnlyWhenTheAnswerChanges) {
+  LocalSdp sdp(7);
+  auto offer = MustParse(Sdp("m=audio 6000 RTP/AVP 0\r\na=sendrecv\r\n"));
+  auto hold = MustParse(Sdp("m=audio 6000 RTP/AVP 0\r\na=sendonly\r\n"));
+  const std::string first = sdp.Answer(Local(), offer, *ChooseAudio(offer));
+  EXPECT_EQ(sdp.Reanswer(Local(), offer, *ChooseAudio(offer), first), first);
+  EXPECT_EQ(sdp.version(), 1u);
+  const std::string held = sdp.Reanswer(Local(), hold, *ChooseAudio(hold), first);
+  EXPECT_EQ(sdp.version(), 2u);
+  EXPECT_NE(held.find("o=anchord 7 2 IN IP4"), std::string::npos) << held;
+  EXPECT_NE(held.find("a=recvonly\r\n"), std::string::npos) << held;
+  EXPECT_EQ(sdp.Reanswer(Local(), hold, *ChooseAudio(hold), held), held);
+  // Our own offer as the previous SDP (a position's re-INVITE): the answer differs from it.
+  const std::string own_offer = sdp.Offer(Local());
+  const std::string answer = sdp.Reanswer(Local(), offer, *ChooseAudio(offer), own_offer);
+  EXPECT_NE(answer.find("o=anchord 7 4 IN IP4"), std::string::npos) << answer;
+}
+
 TEST(LocalSdpTest, AnswerKeepsLineCountAndOrder) {
   const std::string offer_text =
       Sdp("m=video 5000 RTP/AVP 96 97\r\n"
