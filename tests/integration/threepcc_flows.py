@@ -59,6 +59,7 @@ def flow4(env, cap):
                timeout_s=30, extra=["-m", "1"])
     b = h.sipp(env, "partyB", "3pcc_b_offer", local_port=B_SIP, media_port=B_RTP,
                timeout_s=30, extra=["-m", "1", "-d", "1000"])
+    h.wait_udp_bound([A_SIP, B_SIP])  # the first INVITE must not race sipp's start-up
     call = dial(env, f"sip:alice@127.0.0.1:{A_SIP}", f"sip:bob@127.0.0.1:{B_SIP}", 4)
     h.log(f"call {call}")
     h.sipp_wait(env, b, 25)
@@ -87,6 +88,7 @@ def b_busy(env, cap):
                extra=["-m", "1"])
     b = h.sipp(env, "partyB2", "3pcc_b_busy", local_port=B_SIP + 100, timeout_s=20,
                extra=["-m", "1"])
+    h.wait_udp_bound([A_SIP + 100, B_SIP + 100])
     dial(env, f"sip:alice@127.0.0.1:{A_SIP + 100}", f"sip:bob@127.0.0.1:{B_SIP + 100}", 4)
     h.sipp_wait(env, b, 15)
     h.sipp_wait(env, a, 10)
