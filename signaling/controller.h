@@ -168,6 +168,7 @@ class Controller : public SipStackHandler,
   // Transfer (controller_transfer.cc): REFER from a position, blind or attended (Replaces),
   // NENA-4.7; the caller's leg stays, the target joins the bridge.
   void HandleRefer(TxId tx, Leg& transferor, const osip_message_t* refer);
+  std::string TransferorUri(const Leg& transferor);
   void NotifyTransferor(Leg& target, int status_code);
   void OnPartyResponse(Leg& leg, const osip_message_t* response);
   void OnPartyFailed(Leg& leg, int status_code);

@@ -2,11 +2,12 @@
 // the call's bridge without dropping the caller.
 //
 // Blind: Refer-To names the target; the server answers 202, INVITEs the target with its own SDP
-// (Referred-By copied) and reports progress to the position in NOTIFYs with message/sipfrag
-// bodies. When the target answers it joins the bridge; the position then hangs up (its BYE
-// ends only its own leg, the caller stays with the target). Attended: Refer-To carries
-// ?Replaces=... (the position's consultation dialog with the target); the server's INVITE
-// carries that Replaces header so the target swaps the consultation call for the bridge.
+// (Referred-By copied, or the position's URI when the REFER has none) and reports progress to the
+// position in NOTIFYs with message/sipfrag bodies. When the target answers it joins the bridge; the
+// position then hangs up (its BYE ends only its own leg, the caller stays with the target).
+// Attended: Refer-To carries ?Replaces=... (the position's consultation dialog with the target);
+// the server's INVITE carries that Replaces header so the target swaps the consultation call for
+// the bridge.
 #include <strings.h>
 
 #include <cctype>
@@ -70,6 +71,16 @@ std::optional<ReferTarget> ParseReferTo(const std::string& value) {
 
 }  // namespace
 
+// The configured URI of a transferring position; a party's URI as we called it; else the
+// dialog's remote target.
+std::string Controller::TransferorUri(const Leg& transferor) {
+  if (transferor.kind == LegKind::kPosition) {
+    if (const failover::Position* p = positions_.Find(transferor.position)) return p->uri;
+  }
+  if (!transferor.uri.empty()) return transferor.uri;
+  return transferor.dialog.remote_target;
+}
+
 void Controller::HandleRefer(TxId tx, Leg& transferor, const osip_message_t* refer) {
   Call* call = FindCall(transferor.call);
   std::optional<ReferTarget> target = ParseReferTo(HeaderValue(refer, "refer-to"));
@@ -82,9 +93,11 @@ void Controller::HandleRefer(TxId tx, Leg& transferor, const osip_message_t* ref
     return;
   }
   std::vector<std::pair<std::string, std::string>> headers;
-  if (std::string by = HeaderValue(refer, "referred-by"); !by.empty()) {
-    headers.emplace_back("Referred-By", by);
-  }
+  // NENA-4.7.1-b: the target learns who transferred the call. A REFER without Referred-By
+  // (baresip 1.0.0 sends none) gets the transferor's own URI (RFC 3892 §3 name-addr).
+  std::string by = HeaderValue(refer, "referred-by");
+  if (by.empty()) by = "<" + TransferorUri(transferor) + ">";
+  headers.emplace_back("Referred-By", by);
   if (!target->replaces.empty()) headers.emplace_back("Replaces", target->replaces);
   Result<LegId> leg = InviteParty(*call, target->uri, headers);
   if (!leg) {

@@ -5,8 +5,8 @@
 A sipp caller (1 kHz) is answered by baresip position 1 (600 Hz). Position 1 transfers the
 call with baresip's own `transfer` command (over ctrl_tcp) to baresip position 2 (800 Hz,
 a plain SIP URI, not a configured position). Proves:
-  - on the wire: position 1's REFER gets 202; anchord INVITEs position 2 (with the REFER's
-    Referred-By, if it has one: baresip 1.0.0 sends none);
+  - on the wire: position 1's REFER gets 202; anchord INVITEs position 2 with Referred-By
+    (the REFER's, or, as baresip 1.0.0 sends none, position 1's configured URI);
     a NOTIFY with a message/sipfrag body `SIP/2.0 200` reaches position 1; position 1's BYE
     ends only its own leg; no SIP request at all (BYE, re-INVITE, UPDATE) reaches the caller
     between its ACK and its own BYE, and the caller's sipp (which fails on any unexpected
@@ -76,8 +76,12 @@ def check_wire(env, flow):
     by_refer = h.sip_header(refer[0], "Referred-By")
     by_invite = h.sip_header(inv2[0], "Referred-By") if inv2 else None
     h.log(f"Referred-By: REFER {by_refer!r}, INVITE to position 2 {by_invite!r}")
-    if by_refer is not None:  # baresip 1.0.0 sends none
+    if by_refer is not None:
         env.check(by_invite == by_refer, "Referred-By copied into the INVITE (NENA-4.7.1-b)")
+    else:  # baresip 1.0.0 sends none: anchord names the transferring position itself
+        want = f"<sip:pos1@{h.LOCAL}:{POS1}>"
+        env.check(by_invite == want, f"the REFER had no Referred-By; the INVITE to position 2 "
+                  f"carries Referred-By: {want} (NENA-4.7.1-b): {by_invite!r}")
     notifies = msgs("anchord->pos1", "NOTIFY")
     frags = [h.sip_body(n).decode("utf-8", "replace").strip() for n in notifies]
     env.check(any(f.startswith("SIP/2.0 200") for f in frags) and

@@ -1057,7 +1057,7 @@ TEST_F(ControllerTest, BlindTransferKeepsTheCaller) {
 }
 
 // Attended transfer (RFC 3891): Refer-To carries ?Replaces=...; the server's INVITE to the
-// target carries the decoded Replaces header.
+// target carries the decoded Replaces header, and Referred-By even though the REFER had none.
 TEST_F(ControllerTest, AttendedTransferCarriesReplaces) {
   Start();
   Answered call;
@@ -1073,6 +1073,8 @@ TEST_F(ControllerTest, AttendedTransferCarriesReplaces) {
   auto invite = driver_->WaitFor(target, IsRequest("INVITE"));
   ASSERT_TRUE(invite);
   EXPECT_EQ(HeaderValue(*invite, "Replaces"), "consult@pos1;to-tag=t1;from-tag=f1");
+  // NENA-4.7.1-b: this REFER had no Referred-By; the transferring position's URI is sent.
+  EXPECT_EQ(HeaderValue(*invite, "Referred-By"), "<" + Pos(0).uri + ">");
   EXPECT_EQ(invite->substr(0, invite->find("\r\n")).find("Replaces"), std::string::npos);
 }
 
