@@ -192,10 +192,12 @@ void PrintCall(const json& c) {
             << "\nanswered: " << Time(c, "answered_unix_ms") << "\n\n";
   std::vector<Row> rows;
   for (const json& p : c.value("parties", json::array())) {
-    rows.push_back(
-        {Text(p, "leg"), Text(p, "kind"), Text(p, "state"), Text(p, "position"), Text(p, "uri")});
+    const json rtp = p.value("rtp", json::object());
+    rows.push_back({Text(p, "leg"), Text(p, "kind"), Text(p, "state"), Text(p, "position"),
+                    Text(rtp, "received"), Text(rtp, "lost"), Text(rtp, "jitter_us"),
+                    Text(p, "uri")});
   }
-  PrintTable({"LEG", "KIND", "STATE", "POSITION", "URI"}, rows);
+  PrintTable({"LEG", "KIND", "STATE", "POSITION", "RTP_IN", "LOST", "JITTER_US", "URI"}, rows);
 }
 
 void PrintPositions(const json& body) {
