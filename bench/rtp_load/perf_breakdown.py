@@ -18,9 +18,11 @@ import sys
 # (category, test on the chain's frames: list of (symbol, dso), leaf first). First match wins.
 KERNEL_RULES = [
     ("send syscall (sendmsg/sendto, incl. loopback delivery)",
-     ("__sys_sendmsg", "__sys_sendto", "__sys_sendmmsg", "__libc_sendmsg", "__libc_sendto")),
-    ("recv syscall (recvfrom/recvmsg)",
-     ("__sys_recvfrom", "__sys_recvmsg", "__sys_recvmmsg", "__libc_recvfrom", "__libc_recvmsg")),
+     ("__sys_sendmsg", "__sys_sendto", "__sys_sendmmsg", "__x64_sys_sendto", "__libc_sendmsg",
+      "__libc_sendto")),
+    ("recv syscall (recvfrom/recvmsg/recvmmsg)",
+     ("__sys_recvfrom", "__sys_recvmsg", "__sys_recvmmsg", "do_recvmmsg", "__x64_sys_recvmmsg",
+      "__libc_recvfrom", "__libc_recvmsg", "recvmmsg")),
     ("event loop (epoll_wait, timerfd, sd-event)",
      ("do_epoll_wait", "__x64_sys_epoll_wait", "timerfd_", "epoll_wait")),
 ]

@@ -137,6 +137,22 @@ def tick_stats(tmp, window_ms):
     return late, pct
 
 
+def jitter_drops(tmp, window_ms):
+    """From anchord's stderr: packets its jitter buffers dropped inside the window (the
+    worker's once-a-second RTP_LATE = arrived after their playout time, JITTER_DROPPED =
+    dropped to keep the delay bounded or duplicates); absent in builds before 2026-11-21 pm."""
+    sums = {"rtp_late": 0, "jitter_dropped": 0}
+    lo, hi = window_ms[0] / 1000.0 + 1.0, window_ms[1] / 1000.0 + 1.0
+    with open(os.path.join(tmp, "anchord.stderr")) as f:
+        for line in f:
+            m = re.match(r"(\d+\.\d+) anchord .*media worker dropped.*RTP_LATE=(\d+) "
+                         r"JITTER_DROPPED=(\d+)", line)
+            if m and lo <= float(m.group(1)) <= hi:
+                sums["rtp_late"] += int(m.group(2))
+                sums["jitter_dropped"] += int(m.group(3))
+    return sums
+
+
 def stop(proc):
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -202,6 +218,7 @@ def run_one(args, target, calls):
             result = json.loads(gen.stdout.strip().splitlines()[-1])
             if target == "anchord":
                 result["ticks_late"], result["tick_pct"] = tick_stats(tmp, result["window_mono_ms"])
+                result["jitter_drops"] = jitter_drops(tmp, result["window_mono_ms"])
             result["server_alive"] = proc.poll() is None
             if perf:
                 stop_perf(perf, result, busiest_tid(proc.pid))

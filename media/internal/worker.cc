@@ -90,13 +90,18 @@ void Worker::ReportOnceASecond() {
   uint64_t foreign = Delta(counters_.rtp_foreign_source, reported_.rtp_foreign_source);
   uint64_t late = Delta(counters_.ticks_late, reported_.ticks_late);
   uint64_t errors = Delta(counters_.send_errors, reported_.send_errors);
-  if (garbage + foreign + late + errors == 0) return;
+  // What the jitter buffers threw away: the loss a listener hears although the socket got it.
+  uint64_t rtp_late = Delta(counters_.rtp_late, reported_.rtp_late);
+  uint64_t dropped = Delta(counters_.jitter_dropped, reported_.jitter_dropped);
+  if (garbage + foreign + late + errors + rtp_late + dropped == 0) return;
   Log(Level::kWarning, Subsys::kMedia, "media worker dropped or flagged packets in the last second",
       {{"WORKER", std::to_string(index_)},
        {"RTP_GARBAGE", std::to_string(garbage)},
        {"RTP_FOREIGN_SOURCE", std::to_string(foreign)},
        {"TICKS_LATE", std::to_string(late)},
-       {"SEND_ERRORS", std::to_string(errors)}});
+       {"SEND_ERRORS", std::to_string(errors)},
+       {"RTP_LATE", std::to_string(rtp_late)},
+       {"JITTER_DROPPED", std::to_string(dropped)}});
 }
 
 Worker::Where Worker::Find(LegId leg) {
