@@ -7,46 +7,13 @@ Proves: the caller gets 200 for the CANCEL and 487 for the INVITE and ACKs; the 
 gets a CANCEL that matches anchord's INVITE (same Request-URI, Call-ID, From tag, CSeq
 number, top Via branch), answers 200 + 487 and gets the ACK; both scenarios complete.
 """
-import ctypes
 import re
-import socket
-import struct
 import time
 
 import harness as h
 
 SIP, CALLER_SIP, CALLER_RTP, POS, POS_RTP = 5075, 15500, 15502, 15510, 15520
 RTP_MIN = 31400
-
-
-SO_ATTACH_FILTER = 26
-
-
-def kernel_filter(cap, ports):
-    """Attaches a classic BPF program to the capture's AF_PACKET socket so the kernel keeps
-    only IPv4 UDP datagrams to `ports` (unfragmented). Why: the harness's capture socket sees
-    all of lo and its Python thread drops packets once its 8 MiB buffer fills; with a
-    benchmark's RTP load on lo (80k+ packets/s) it lost this test's whole SIP exchange about
-    every other run ("the packet capture appears to miss messages"). Offsets count from the
-    IP header (SOCK_DGRAM)."""
-    n = len(ports)
-    drop, accept = 6 + n, 7 + n  # the two return instructions, last
-
-    def to(target, i):  # a jump offset counts from the next instruction
-        return target - i - 1
-    prog = [(0x30, 0, 0, 9),                   # 0 ldb [9]: protocol
-            (0x15, 0, to(drop, 1), 17),        # 1 jeq UDP, else drop
-            (0x28, 0, 0, 6),                   # 2 ldh [6]: flags + fragment offset
-            (0x45, to(drop, 3), 0, 0x1FFF),    # 3 jset fragment offset: drop
-            (0xB1, 0, 0, 0),                   # 4 ldxb 4*([0]&0xf): IP header length
-            (0x48, 0, 0, 2)]                   # 5 ldh [x+2]: UDP destination port
-    prog += [(0x15, to(accept, 6 + i), 0, port) for i, port in enumerate(ports)]
-    prog += [(0x06, 0, 0, 0), (0x06, 0, 0, 0x40000)]  # drop: ret 0; accept: ret 256 KiB
-    raw = b"".join(struct.pack("HBBI", *ins) for ins in prog)
-    buf = bytearray(raw)
-    addr = (ctypes.c_char * len(buf)).from_buffer(buf)
-    fprog = struct.pack("HL", len(prog), ctypes.addressof(addr))
-    cap.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
 def branch(msg):
@@ -57,7 +24,6 @@ def branch(msg):
 
 def test(env):
     cap = h.start_capture(env, [SIP, CALLER_SIP, POS])
-    kernel_filter(cap, [SIP, CALLER_SIP, POS])
     pos = h.position_sipp(env, "pos1", "uas_ring_cancel", POS, POS_RTP, timeout_s=30)
     cfg = h.anchord_config(SIP, RTP_MIN, RTP_MIN + 19, [h.position("pos1", POS)],
                            rtp_timeout_ms=60000)
