@@ -54,7 +54,7 @@ void Worker::Run() {
   grid_us_ = deadline_us_ - kTickUs;
   tick_timer_->ArmAt(deadline_us_);
   loop_->Run();
-  // oRTP sessions are destroyed on the thread that used them.
+  // Legs (their sockets and codec state) are destroyed on the thread that used them.
   tick_timer_.reset();
   leg_bridge_.clear();
   bridges_.clear();
