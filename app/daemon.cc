@@ -191,6 +191,7 @@ int RunDaemon(const core::Config& config) {
   controller_options.ring_timeout_ms = config.sip.ring_timeout_ms;
   controller_options.rtp_timeout_ms = config.failover.rtp_timeout_ms;
   controller_options.t1_ms = config.sip.t1_ms;
+  controller_options.t2_ms = config.sip.t2_ms;
   controller_options.session_expires_s = config.sip.session_expires_s;
   controller_options.queue_max_calls = config.queue.max_calls;
   controller_options.queue_max_wait_s = config.queue.max_wait_s;
@@ -223,6 +224,7 @@ int RunDaemon(const core::Config& config) {
     stack->OnTransportFailure(peer);
   });
   stack->SetT1(config.sip.t1_ms);
+  stack->SetT2(config.sip.t2_ms);
 
   failover::HeartbeatMonitor heartbeat(**loop, positions, controller, controller,
                                        config.failover.heartbeat_ms, config.failover.misses);

@@ -225,10 +225,19 @@ void ReadAnnouncement(Reporter& r, const toml::table& t, std::string_view sectio
 }
 
 void ParseSip(Reporter& r, const toml::table& t, Config::Sip& sip) {
-  CheckKnownKeys(r, t, "sip", {"listen", "ring_timeout_ms", "t1_ms", "session_expires_s"});
+  CheckKnownKeys(r, t, "sip", {"listen", "ring_timeout_ms", "t1_ms", "t2_ms", "session_expires_s"});
   if (const toml::node* listen = t.get("listen")) ParseListen(r, *listen, sip.listen);
   ReadInt(r, t, "sip", "ring_timeout_ms", 1000, 120000, sip.ring_timeout_ms);
   ReadInt(r, t, "sip", "t1_ms", 50, 5000, sip.t1_ms);
+  // T2 caps retransmission intervals; osip2 caps them at its compile-time 4 s, so anchord can
+  // shorten T2 (tests do) but not lengthen it.
+  if (const toml::node* n = ReadInt(r, t, "sip", "t2_ms", 50, 4000, sip.t2_ms)) {
+    if (sip.t2_ms < sip.t1_ms) {
+      r.Add(n->source(), "sip.t2_ms",
+            "must not be below t1_ms (" + std::to_string(sip.t1_ms) + "), got " +
+                std::to_string(sip.t2_ms));
+    }
+  }
   uint32_t session_expires = sip.session_expires_s;
   if (const toml::node* n = ReadInt(r, t, "sip", "session_expires_s", 0, 86400, session_expires)) {
     if (session_expires != 0 && session_expires < 90) {  // RFC 4028 §4: Min-SE is 90 s

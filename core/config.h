@@ -44,6 +44,7 @@ struct Config {
     std::vector<ListenAddress> listen;  // at least one
     uint32_t ring_timeout_ms = 15000;   // offer to the next position after this (1000..120000)
     uint32_t t1_ms = 500;               // RFC 3261 T1 (50..5000)
+    uint32_t t2_ms = 4000;              // RFC 3261 T2 (t1_ms..4000)
     uint32_t session_expires_s = 1800;  // RFC 4028 toward positions: 0 (off) or 90..86400
   } sip;
   struct Media {

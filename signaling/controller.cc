@@ -265,7 +265,7 @@ void Controller::RetransmitAnswer(LegId leg_id) {
     return;
   }
   (void)stack_->SendStateless(leg->answer.get(), leg->response_peer);
-  leg->retransmit_ms = std::min<uint32_t>(leg->retransmit_ms * 2, 4000);  // T2
+  leg->retransmit_ms = std::min(leg->retransmit_ms * 2, options_.t2_ms);
   leg->retransmit->ArmAt(std::min(core::MonotonicUs() + leg->retransmit_ms * core::kUsPerMs,
                                   leg->retransmit_deadline_us));
 }

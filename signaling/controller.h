@@ -43,6 +43,7 @@ struct ControllerOptions {
   uint32_t ring_timeout_ms = 15000;
   uint32_t rtp_timeout_ms = 300;
   uint32_t t1_ms = 500;
+  uint32_t t2_ms = 4000;  // caps the retransmission interval of anchord's 200 to a caller
   uint32_t session_expires_s = 1800;  // RFC 4028 toward positions; 0 = no session timer
   uint32_t queue_max_calls = 16;      // 0 = no queue
   uint32_t queue_max_wait_s = 300;

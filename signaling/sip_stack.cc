@@ -281,6 +281,21 @@ void SipStack::ApplyT1(osip_transaction_t* tr) const {
   }
 }
 
+// osip doubles timers E and G up to its compile-time T2 (4 s); a shorter configured T2 caps
+// them here, after osip has set the next interval.
+void SipStack::ApplyT2() const {
+  if (t2_ms_ >= 4000) return;
+  // A stopped timer has start.tv_sec == -1 (its length may still be large): leave it stopped.
+  auto cap = [t2 = t2_ms_](int* length, timeval* start) {
+    if (start->tv_sec != -1 && *length > static_cast<int>(t2)) ShortenTimer(length, start, t2);
+  };
+  for (const auto& [id, info] : transactions_) {
+    osip_transaction_t* tr = info.tr;
+    if (tr->nict_context) cap(&tr->nict_context->timer_e_length, &tr->nict_context->timer_e_start);
+    if (tr->ist_context) cap(&tr->ist_context->timer_g_length, &tr->ist_context->timer_g_start);
+  }
+}
+
 // A NIST's final response went out: remember it for retransmitted requests (timer J) and let
 // the osip transaction go after this pump.
 void SipStack::Retire(osip_transaction_t* tr) {
@@ -436,6 +451,7 @@ void SipStack::Pump() {
     osip_ist_execute(osip_);
     osip_nict_execute(osip_);
     osip_nist_execute(osip_);
+    ApplyT2();
     timeval next{};
     osip_timers_gettimeout(osip_, &next);
     if (next.tv_sec != 0 || next.tv_usec != 0) break;

@@ -7,6 +7,7 @@
 // requests and responses (those are queued and go out in the same or the next pump).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -59,8 +60,11 @@ class SipStack {
   SipStack& operator=(const SipStack&) = delete;
 
   // RFC 3261 T1 for every transaction created from now on (osip's is a compile-time 500 ms):
-  // timers A/E/G start at T1, B/F/H/J last 64*T1. T2 (4 s) and T4 (5 s) stay osip's.
+  // timers A/E/G start at T1, B/F/H/J last 64*T1. T4 (5 s) stays osip's.
   void SetT1(uint32_t t1_ms) { t1_ms_ = t1_ms; }
+  // RFC 3261 T2, at most osip's compile-time 4000 ms: the cap of timers E and G, applied
+  // after each pump (a walk over the live transactions, so only when shortened: tests).
+  void SetT2(uint32_t t2_ms) { t2_ms_ = std::min<uint32_t>(t2_ms, 4000); }
 
   // The transport lost a TCP peer: its client transactions fail at once with 503 instead of
   // waiting for timer B/F (the controller may then retry over UDP).
@@ -121,6 +125,7 @@ class SipStack {
                        const std::string& why);
   TxId Track(osip_transaction_t* tr, std::string key, const PeerAddress& peer);
   void ApplyT1(osip_transaction_t* tr) const;
+  void ApplyT2() const;
   void Retire(osip_transaction_t* tr);
   void RetireFinished();
   bool AnswerFromCompleted(const std::string& key, const osip_message_t* request);
@@ -145,6 +150,7 @@ class SipStack {
   std::deque<std::pair<uint64_t, std::string>> completed_expiry_;  // (expires_us, key), FIFO
   SipCounters counters_;
   uint32_t t1_ms_ = 500;
+  uint32_t t2_ms_ = 4000;
 };
 
 }  // namespace anchord::signaling

@@ -24,6 +24,9 @@ ring_timeout_ms = 15000
 # RFC 3261 timer T1 (round-trip estimate) in milliseconds; the retransmission timers and
 # transaction timeouts derive from it. Range 50..5000.
 t1_ms = 500
+# RFC 3261 timer T2 in milliseconds: the longest interval between retransmissions of a
+# non-INVITE request or of a response to an INVITE. Range t1_ms..4000.
+t2_ms = 4000
 # RFC 4028 session timer toward positions, in seconds: anchord refreshes at half of it; a
 # refresh that fails, or a position's refresh that does not come, means failover (never a
 # BYE to the caller). 0 turns it off; else 90..86400.

@@ -109,6 +109,7 @@ TEST(ConfigTest, ParsesExplicitValues) {
   Config c = MustParse(R"([sip]
 listen = ["tcp:0.0.0.0:0", "udp:192.168.1.2:5070"]
 t1_ms = 50
+t2_ms = 100
 [media]
 address = "10.1.2.3"
 port_min = 1024
@@ -129,6 +130,7 @@ location = "reference"
   EXPECT_EQ(c.sip.listen[1].host, "192.168.1.2");
   EXPECT_EQ(c.sip.listen[1].port, 5070);
   EXPECT_EQ(c.sip.t1_ms, 50u);
+  EXPECT_EQ(c.sip.t2_ms, 100u);
   EXPECT_EQ(c.media.address, "10.1.2.3");
   EXPECT_EQ(c.media.port_min, 1024);
   EXPECT_EQ(c.media.port_max, 1025);
@@ -198,6 +200,15 @@ TEST(ConfigTest, SectionOfWrongType) {
       ElementsAre("t.toml:1: log: expected a table, got a string",
                   "t.toml:2: positions: expected an array of tables ([[positions]]), got an "
                   "integer"));
+}
+
+// T2 may be shortened down to T1 but not lengthened past osip2's compile-time 4 s.
+TEST(ConfigTest, T2BetweenT1And4000) {
+  EXPECT_EQ(MustParse("").sip.t2_ms, 4000u);
+  EXPECT_THAT(ErrorsOf("[sip]\nt1_ms = 200\nt2_ms = 100\n"),
+              ElementsAre("t.toml:3: sip.t2_ms: must not be below t1_ms (200), got 100"));
+  EXPECT_THAT(ErrorsOf("[sip]\nt2_ms = 4001\n"),
+              ElementsAre("t.toml:2: sip.t2_ms: must be between 50 and 4000, got 4001"));
 }
 
 TEST(ConfigTest, OutOfRange) {

@@ -392,6 +392,22 @@ TEST_F(SipStackTest, ConfiguredT1DrivesRetransmissionAndTimeout) {
   EXPECT_GE(silent.count(IsRequest("OPTIONS")), 3u);
 }
 
+// Issue 3: T2 is configurable downward (osip caps timer E at a compile-time 4 s). With T1 =
+// 20 ms and T2 = 40 ms a NICT to a silent peer retransmits every 40 ms once past 40 ms: about
+// 32 sends in 64*T1 = 1.28 s, where the uncapped doubling (20, 40, 80 ... 640) gives 7.
+TEST_F(SipStackTest, ConfiguredT2CapsRetransmissionInterval) {
+  stack_->SetT1(20);
+  stack_->SetT2(40);
+  SipTestPeer silent;
+  driver_->Watch(&silent);
+  std::string branch;
+  ASSERT_NE(stack_->SendRequest(Options(silent, &branch), AddressOf(silent)), 0);
+  ASSERT_TRUE(driver_->RunUntil([&] { return !handler_.failures.empty(); }, 5'000'000));
+  EXPECT_EQ(handler_.failures[0].status, 408);
+  EXPECT_GE(silent.count(IsRequest("OPTIONS")), 20u);
+  EXPECT_LE(silent.count(IsRequest("OPTIONS")), 40u);
+}
+
 // RFC 3261 §17.2.2: a completed non-INVITE server transaction answers a retransmitted request
 // with its final response until timer J (64*T1) and is then forgotten; it no longer sits in
 // osip's lists meanwhile.
