@@ -167,9 +167,11 @@ void RtpStreams::OnPacket(const uint8_t* data, size_t len, uint64_t now_us) {
   if (window_ == Window::kBefore) return;
   if (in_window) ++received_;
   uint32_t id, counter, sent_us;
-  if (len < 12 + kTagBytes || std::memcmp(data + 12, kMagic, 4) != 0 ||
-      !GetNibbles(data + 16, &id) || !GetNibbles(data + 24, &counter) ||
-      !GetNibbles(data + 32, &sent_us) || id >= streams_.size()) {
+  // The tag follows the header and its CSRC list (anchord names the mixed party there).
+  const size_t header = len > 0 ? 12 + 4u * (data[0] & 0x0F) : 12;
+  const uint8_t* tag = data + header;
+  if (len < header + kTagBytes || std::memcmp(tag, kMagic, 4) != 0 || !GetNibbles(tag + 4, &id) ||
+      !GetNibbles(tag + 12, &counter) || !GetNibbles(tag + 20, &sent_us) || id >= streams_.size()) {
     if (in_window) ++fill_;
     return;
   }
