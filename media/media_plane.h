@@ -50,6 +50,10 @@ struct RemoteMedia {
   uint8_t payload_type = 0;  // as negotiated in SDP
   // RFC 4733 telephone-event payload type negotiated on this leg; 0 = none.
   uint8_t telephone_event_pt = 0;
+  // False when the peer's SDP says it does not want to receive (a=sendonly or a=inactive:
+  // hold, RFC 3264 §6.1): no RTP is sent to it (RTCP still is); what it sends is still heard.
+  // Its stream resumes with the next sequence number, as after Disconnect (invariant 2).
+  bool send = true;
 };
 
 // Events from the media plane, delivered on the signaling thread.

@@ -336,8 +336,8 @@ void Controller::HandleInDialog(TxId tx, const osip_message_t* request) {
 // used, and the answer mirrors the new offer's directions per m-line (hold: sendonly ->
 // recvonly, R3264-6-a) with the o= version + 1 only when our SDP changed (R3264-8-a). Each one
 // is answered at once, so a second re-INVITE always finds the first answered: a new
-// transaction, never the 500 of R3261-14.2-a. What anchord sends to a leg it answered recvonly
-// or inactive is unchanged for now (README "Limits": MediaPlane has no send-only stop).
+// transaction, never the 500 of R3261-14.2-a. A leg answered recvonly or inactive is sent no
+// RTP until it offers sendrecv again (RemoteMedia::send, from the offer's direction).
 void Controller::HandleReInvite(TxId tx, Leg& leg, const osip_message_t* invite) {
   if (std::optional<std::string> text = SdpBody(invite)) {
     Result<NegotiatedAudio> offer = NegotiateAudio(text);

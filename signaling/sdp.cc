@@ -151,7 +151,13 @@ std::optional<media::RemoteMedia> ChooseOnLine(const SdpMediaLine& line) {
                                   static_cast<uint8_t>(std::atoi(format.c_str()))};
     }
   }
-  if (chosen) chosen->telephone_event_pt = telephone_event;
+  if (chosen) {
+    chosen->telephone_event_pt = telephone_event;
+    // RFC 3264 §6.1: a peer that only sends (hold) or is inactive is sent no RTP; nor is one
+    // holding the RFC 2543 way, with c=0.0.0.0 (RFC 3264 §8.4).
+    chosen->send = line.direction != "sendonly" && line.direction != "inactive" &&
+                   line.connection != "0.0.0.0";
+  }
   return chosen;
 }
 

@@ -373,8 +373,9 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   if (auto gap_ticks = leg.gap.OnTick(tick, heard, heard && heard_new)) {
     events_.GapMeasured(call_, leg.id, static_cast<uint32_t>(*gap_ticks * 20u));
   }
-  // A disconnected leg keeps its stream state but is sent nothing.
-  if (!leg.connected || leg.encoder == nullptr) return;
+  // A disconnected leg, or one holding (RemoteMedia::send), keeps its stream state but is
+  // sent nothing.
+  if (!leg.connected || leg.encoder == nullptr || !leg.rtp->sending()) return;
   // An RFC 4733 event toward this leg replaces its audio while it lasts.
   if (leg.dtmf_out.active() && SendEvent(leg)) return;
   // In-band DTMF toward a leg without telephone-event replaces its audio while it lasts.

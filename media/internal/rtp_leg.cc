@@ -76,6 +76,7 @@ bool RtpLeg::SetRemote(const RemoteMedia& remote) {
   codec_ = remote.codec;
   payload_type_ = remote.payload_type;
   te_pt_ = remote.telephone_event_pt;
+  sending_ = remote.send;
   ts_step_ = remote.codec == Codec::kOpus ? 960 : 160;
   jitter_.set_clock_hz(ts_step_ * 50);
   has_remote_ = true;

@@ -85,6 +85,8 @@ class RtpLeg {
   // acceptable until the new one is heard (R3264-8), and any latch ends.
   bool SetRemote(const RemoteMedia& remote);
   bool has_remote() const { return has_remote_; }
+  // RemoteMedia::send of the last SetRemote: false while the peer holds (sendonly/inactive).
+  bool sending() const { return sending_; }
   Codec codec() const { return codec_; }
   uint8_t telephone_event_pt() const { return te_pt_; }
   uint32_t ssrc() const { return ssrc_; }
@@ -134,6 +136,7 @@ class RtpLeg {
   int rtcp_fd_;
   WorkerCounters& counters_;
   bool has_remote_ = false;
+  bool sending_ = true;
   Codec codec_ = Codec::kPcmu;
   int payload_type_ = -1;
   uint8_t te_pt_ = 0;

@@ -235,6 +235,33 @@ TEST_F(MediaServiceTest, HoldToneAfterDisconnectKeepsTheStream) {
   EXPECT_GT(ToneLevel(at_b_.Tail(10), 1000), 4000.0);
 }
 
+// RFC 3264 §6.1: a leg whose peer holds (its SDP sendonly/inactive: RemoteMedia::send false)
+// is sent no RTP, and what it sends is still heard; back to sendrecv, its sequence goes on.
+TEST_F(MediaServiceTest, HoldingLegIsSentNothingAndStillHeard) {
+  StartCall();
+  RunTicks(25);
+  OnSignaling([this](MediaService& m) {
+    RemoteMedia held{"127.0.0.1", peer_b_.port(), Codec::kPcmu, 0};
+    held.send = false;
+    m.SetRemote(kB, held);
+  });
+  RunTicks(3);
+  const size_t b_before = at_b_.packets.size();
+  const uint16_t b_last_seq = at_b_.packets.back().seq;
+  RunTicks(40);
+  EXPECT_EQ(at_b_.packets.size(), b_before) << "a holding leg is sent nothing";
+  EXPECT_GT(ToneLevel(at_a_.Tail(25), 600), 4000.0) << "the holding party is still heard";
+  EXPECT_TRUE(at_a_.Continuous());
+
+  OnSignaling([this](MediaService& m) {
+    m.SetRemote(kB, RemoteMedia{"127.0.0.1", peer_b_.port(), Codec::kPcmu, 0});
+  });
+  RunTicks(25);
+  ASSERT_GT(at_b_.packets.size(), b_before);
+  EXPECT_EQ(at_b_.packets[b_before].seq, static_cast<uint16_t>(b_last_seq + 1));
+  EXPECT_GT(ToneLevel(at_b_.Tail(10), 1000), 4000.0);
+}
+
 TEST_F(MediaServiceTest, SilentLegIsReportedOncePerSilence) {
   constexpr uint32_t kTimeoutMs = 200;
   StartCall();

@@ -170,6 +170,18 @@ TEST(ChooseAudioTest, TelephoneEventTypeIsRecorded) {
 }
 
 // Each codec anchord supports wins when the offer lists it first, by static type or rtpmap.
+// R3264-6-a / RFC 3264 §6.1, §8.4: a peer that holds (sendonly, inactive, or c=0.0.0.0) is
+// sent no RTP; sendrecv and recvonly peers are, and a session-level direction counts.
+TEST(ChooseAudioTest, HoldingPeerIsSentNothing) {
+  auto send = [](const std::string& text) { return ChooseAudio(MustParse(text))->send; };
+  EXPECT_TRUE(send(Sdp("m=audio 4000 RTP/AVP 0\r\n")));
+  EXPECT_TRUE(send(Sdp("m=audio 4000 RTP/AVP 0\r\na=recvonly\r\n")));
+  EXPECT_FALSE(send(Sdp("m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n")));
+  EXPECT_FALSE(send(Sdp("m=audio 4000 RTP/AVP 0\r\na=inactive\r\n")));
+  EXPECT_FALSE(send(Sdp("a=sendonly\r\nm=audio 4000 RTP/AVP 0\r\n")));
+  EXPECT_FALSE(send(Sdp("m=audio 4000 RTP/AVP 0\r\n", "c=IN IP4 0.0.0.0\r\n")));
+}
+
 TEST(ChooseAudioTest, EachCodecChosenByOfferOrder) {
   struct Case {
     const char* media;
