@@ -218,7 +218,11 @@ json ToJson(const media::LegStats& s) {
           {"dropped", s.dropped},
           {"jitter_us", s.jitter_us},
           {"jitter_target_ms", s.jitter_target_ms},
-          {"latched", s.latched}};
+          {"latched", s.latched},
+          {"rtt_us", s.rtt_us},
+          {"peer_fraction_lost", s.peer_fraction_lost},
+          {"peer_cumulative_lost", s.peer_cumulative_lost},
+          {"peer_jitter_us", s.peer_jitter_us}};
 }
 
 json ToJson(const signaling::PositionSummary& p) {

@@ -74,6 +74,11 @@ struct LegStats {
   uint32_t jitter_us = 0;  // RFC 3550 interarrival jitter
   uint32_t jitter_target_ms = 0;
   bool latched = false;  // sending to a latched source instead of the SDP address
+  // From the peer's RTCP receiver reports about the stream anchord sends it.
+  int64_t rtt_us = -1;          // round-trip time (LSR/DLSR); -1 = none yet
+  int peer_fraction_lost = -1;  // 0..255 (1/256); -1 = no report yet
+  int32_t peer_cumulative_lost = 0;
+  uint32_t peer_jitter_us = 0;
 };
 
 class MediaService : public MediaPlane {

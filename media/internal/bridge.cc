@@ -155,6 +155,11 @@ LegCounters Bridge::Stats(const LegState& leg) const {
   c.jitter_us = jb.stats().jitter_us;
   c.jitter_target_ms = jb.target() * 20;
   c.latched = leg.rtp->latched();
+  const RtcpPeerStats& peer = leg.rtp->rtcp_stats();
+  c.rtt_us = peer.rtt_us;
+  c.peer_fraction_lost = peer.fraction_lost;
+  c.peer_cumulative_lost = peer.cumulative_lost;
+  c.peer_jitter_us = peer.jitter_us;
   return c;
 }
 
@@ -360,9 +365,16 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   size_t audible_others = 0;
   bool heard_new = false;
   const LegState* only = nullptr;
+  uint32_t csrc[RtpLeg::kMaxCsrc];  // R3550-7.3: the parties mixed into this leg's packet
+  size_t n_csrc = 0;
   for (auto& other : legs_) {
     if (other.get() == &leg || !other->connected || other->slot < 0) continue;
-    if (other->audible) ++audible_others;
+    if (other->audible) {
+      ++audible_others;
+      if (other->rtp->has_incoming_ssrc() && n_csrc < RtpLeg::kMaxCsrc) {
+        csrc[n_csrc++] = other->rtp->incoming_ssrc();
+      }
+    }
     if (!other->live) continue;
     ++live_others;
     only = other.get();
@@ -376,6 +388,7 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   // A disconnected leg, or one holding (RemoteMedia::send), keeps its stream state but is
   // sent nothing.
   if (!leg.connected || leg.encoder == nullptr || !leg.rtp->sending()) return;
+  leg.rtp->SetContributors(csrc, n_csrc);
   // An RFC 4733 event toward this leg replaces its audio while it lasts.
   if (leg.dtmf_out.active() && SendEvent(leg)) return;
   // In-band DTMF toward a leg without telephone-event replaces its audio while it lasts.

@@ -120,7 +120,9 @@ class UdpPeer {
       p.seq = static_cast<uint16_t>(buf[2] << 8 | buf[3]);
       p.ts = uint32_t{buf[4]} << 24 | uint32_t{buf[5]} << 16 | uint32_t{buf[6]} << 8 | buf[7];
       p.ssrc = uint32_t{buf[8]} << 24 | uint32_t{buf[9]} << 16 | uint32_t{buf[10]} << 8 | buf[11];
-      p.payload.assign(buf + 12, buf + n);
+      const ssize_t header = 12 + 4 * (buf[0] & 0x0F);  // fixed header + CSRC list
+      if (n < header) continue;
+      p.payload.assign(buf + header, buf + n);
       out.push_back(std::move(p));
     }
     return out;
