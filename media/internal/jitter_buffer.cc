@@ -1,6 +1,6 @@
 // Algorithm: see jitter_buffer.h (sequence-indexed ring, prefill to an adaptive target,
-// late packets grow the delay by one stall, a full window of surplus shrinks it by one drop,
-// depth capped at max_frames).
+// late packets grow the delay by one stall, a full window of surplus arms a shrink that skips
+// the next frame the caller decoded to near-silence, depth capped at max_frames).
 #include "media/internal/jitter_buffer.h"
 
 #include <algorithm>
@@ -27,6 +27,8 @@ void JitterBuffer::Reset() {
   for (Slot& s : slots_) s.used = false;
   state_ = State::kIdle;
   stall_ = false;
+  shrink_armed_ = false;
+  popped_packet_ = false;
   dry_ = 0;
   have_transit_ = false;
 }
@@ -36,9 +38,13 @@ void JitterBuffer::Start(uint16_t seq) {
   state_ = State::kPrefill;
   next_seq_ = seq;
   newest_ = seq;
+  RestartWindow();
+  ++stats_.restarts;
+}
+
+void JitterBuffer::RestartWindow() {
   window_pops_ = 0;
   window_min_depth_ = UINT32_MAX;
-  ++stats_.restarts;
 }
 
 uint32_t JitterBuffer::depth() const {
@@ -98,22 +104,25 @@ void JitterBuffer::Put(uint16_t seq, uint32_t ts, std::span<const uint8_t> paylo
       ++target_;
       stall_ = true;
     }
+    // The delay was too short, not too long: forget any surplus seen so far.
+    shrink_armed_ = false;
+    RestartWindow();
     pops_since_late_ = 0;
     return;
   }
-  // Keep depth <= max_frames: drop the oldest frames rather than let latency grow.
+  // Keep depth <= max_frames: drop the oldest frames rather than let latency grow. This is an
+  // overflow (a burst, a late worker), so it drops speech too.
   while (SeqDiff(seq, next_seq_) >= static_cast<int32_t>(options_.max_frames)) DropOldest();
   Store(seq, payload);
 }
 
 void JitterBuffer::Adapt() {
-  const uint32_t d = depth();
-  window_min_depth_ = std::min(window_min_depth_, d);
+  window_min_depth_ = std::min(window_min_depth_, depth());
   if (++window_pops_ >= kShrinkWindow) {
-    // The buffer held more than it needed for a whole second: give one frame of delay back.
-    if (window_min_depth_ != UINT32_MAX && window_min_depth_ > target_ + 1) DropOldest();
-    window_pops_ = 0;
-    window_min_depth_ = UINT32_MAX;
+    // Every pop of the last second found at least target + 2 frames: one frame of delay can
+    // go, on the next near-silent frame (SkipIfSilent). Re-judged every window.
+    shrink_armed_ = window_min_depth_ != UINT32_MAX && window_min_depth_ > target_ + 1;
+    RestartWindow();
   }
   if (++pops_since_late_ >= kDecayWindow) {
     pops_since_late_ = 0;
@@ -123,6 +132,7 @@ void JitterBuffer::Adapt() {
 
 JitterBuffer::Frame JitterBuffer::Pop() {
   Frame frame;
+  popped_packet_ = false;
   if (state_ == State::kIdle) return frame;
   if (state_ == State::kPrefill) {
     if (depth() < target_) return frame;
@@ -140,6 +150,7 @@ JitterBuffer::Frame JitterBuffer::Pop() {
   if (slot.used && slot.seq == seq) {
     slot.used = false;
     dry_ = 0;
+    popped_packet_ = true;
     frame.kind = Kind::kPacket;
     frame.payload = {slot.data, slot.len};
     return frame;
@@ -156,6 +167,28 @@ JitterBuffer::Frame JitterBuffer::Pop() {
     dry_ = 0;
   }
   return frame;
+}
+
+bool JitterBuffer::IsNearSilent(std::span<const int16_t> pcm) {
+  if (pcm.empty()) return true;
+  int64_t energy = 0;
+  for (int16_t s : pcm) energy += int64_t{s} * s;
+  return energy < kSilenceRms * kSilenceRms * static_cast<int64_t>(pcm.size());
+}
+
+bool JitterBuffer::SkipIfSilent(std::span<const int16_t> pcm) {
+  if (!shrink_armed_ || !popped_packet_ || !Has(next_seq_)) return false;
+  // The surplus must still be there now, not only over the window that armed the shrink:
+  // this pop found target + 2 frames (the one popped and depth() after it), so target + 1 are
+  // left when the skip has taken one.
+  if (depth() + 1 < target_ + 2 || !IsNearSilent(pcm)) return false;
+  shrink_armed_ = false;
+  popped_packet_ = false;
+  ++stats_.skipped_silent;
+  // The skipped frame's pop counted in this window; the replacement pop starts a new one, so
+  // the next skip needs another full second of surplus.
+  RestartWindow();
+  return true;
 }
 
 }  // namespace anchord::media::internal
