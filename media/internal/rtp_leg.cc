@@ -11,6 +11,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "media/internal/uring_ring.h"
+
 namespace anchord::media::internal {
 namespace {
 
@@ -32,8 +34,9 @@ bool SameAddress(const sockaddr_in& a, const sockaddr_in& b) {
 
 }  // namespace
 
-RtpLeg::RtpLeg(int rtp_fd, int rtcp_fd, WorkerCounters& counters, JitterOptions jitter)
-    : rtp_fd_(rtp_fd), rtcp_fd_(rtcp_fd), counters_(counters), jitter_(jitter) {
+RtpLeg::RtpLeg(int rtp_fd, int rtcp_fd, WorkerCounters& counters, JitterOptions jitter,
+               UringRing* ring)
+    : rtp_fd_(rtp_fd), rtcp_fd_(rtcp_fd), counters_(counters), ring_(ring), jitter_(jitter) {
   uint32_t random[3] = {};
   if (getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
     // Only without a kernel RNG: distinct per leg still (address and time).
@@ -48,9 +51,17 @@ RtpLeg::RtpLeg(int rtp_fd, int rtcp_fd, WorkerCounters& counters, JitterOptions 
   const int on = 1;
   setsockopt(rtcp_fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   (void)ProcessCname();  // built here, on the control path, not at the first report
+  send_iov_ = {packet_, 0};
+  send_msg_.msg_name = &send_to_;
+  send_msg_.msg_namelen = sizeof send_to_;
+  send_msg_.msg_iov = &send_iov_;
+  send_msg_.msg_iovlen = 1;
+  if (ring_ != nullptr) (void)ring_->ArmRecv(*this, rtp_fd_);
 }
 
 RtpLeg::~RtpLeg() {
+  // The kernel may still hold our buffer or have a receive armed for us: not before it is done.
+  if (ring_ != nullptr) ring_->Detach(*this);
   close(rtp_fd_);
   close(rtcp_fd_);
 }
@@ -160,11 +171,38 @@ bool RtpLeg::OnDatagram(const uint8_t* data, size_t len, const sockaddr_in& from
 
 bool RtpLeg::Receive(uint64_t now_us) {
   now_us_ = now_us;
+  bool arrived = ring_arrived_;  // what the ring handed over at the tick's start
+  ring_arrived_ = false;
+  ring_reads_ = 0;
+  if (!ring_recv_) {
+    ReceiveSyscalls(now_us);
+    arrived |= ring_arrived_;
+    ring_arrived_ = false;
+    ring_reads_ = 0;
+    // Re-armed after draining: a receive that ended (no buffer was free) or was never armed.
+    if (ring_ != nullptr) (void)ring_->ArmRecv(*this, rtp_fd_);
+  }
+  MaybeSendReport(now_us);
+  return arrived;
+}
+
+void RtpLeg::OnRingDatagram(const uint8_t* data, size_t len, const sockaddr_in& from,
+                            uint64_t now_us) {
+  // kMaxReadsPerTick as without the ring; the kernel already took the surplus off the socket,
+  // so it cannot wait there for the next tick: counted and dropped.
+  if (data == nullptr || ring_reads_ >= kMaxReadsPerTick) {
+    Bump(counters_.rtp_garbage);
+    return;
+  }
+  ++ring_reads_;
+  ring_arrived_ |= OnDatagram(data, len, from, now_us);
+}
+
+void RtpLeg::ReceiveSyscalls(uint64_t now_us) {
   uint8_t bufs[kRecvBatch][kMaxDatagram];
   sockaddr_in from[kRecvBatch];
   iovec iov[kRecvBatch];
   mmsghdr msgs[kRecvBatch];
-  bool arrived = false;
   for (int read = 0; read < kMaxReadsPerTick;) {
     for (unsigned i = 0; i < kRecvBatch; ++i) {
       iov[i] = {bufs[i], kMaxDatagram};
@@ -182,22 +220,22 @@ bool RtpLeg::Receive(uint64_t now_us) {
         Bump(counters_.rtp_garbage);
         continue;
       }
-      arrived |= OnDatagram(bufs[i], msgs[i].msg_len, from[i], now_us);
+      ring_arrived_ |= OnDatagram(bufs[i], msgs[i].msg_len, from[i], now_us);
     }
     read += n;
     if (static_cast<unsigned>(n) < kRecvBatch) break;  // a short batch: nothing more queued
   }
-  MaybeSendReport(now_us);
-  return arrived;
 }
 
 void RtpLeg::SetContributors(const uint32_t* ssrcs, size_t n) {
   n_csrc_ = std::min(n, kMaxCsrc);
-  for (size_t i = 0; i < n_csrc_; ++i) Put32(packet_ + kRtpHeaderSize + 4 * i, ssrcs[i]);
+  std::copy(ssrcs, ssrcs + n_csrc_, csrc_);
 }
 
 void RtpLeg::SendPacket(uint8_t pt, bool marker, const uint8_t* payload, size_t n, uint32_t ts) {
   if (!has_remote_) return;
+  // packet_ is still the kernel's until the last send completed (two packets in one tick).
+  if (send_queued_) ring_->WaitSend(*this);
   const size_t header = kRtpHeaderSize + 4 * n_csrc_;
   n = std::min(n, kMaxPayload);
   packet_[0] = static_cast<uint8_t>(0x80 | n_csrc_);
@@ -205,21 +243,46 @@ void RtpLeg::SendPacket(uint8_t pt, bool marker, const uint8_t* payload, size_t 
   Put16(packet_ + 2, seq_);
   Put32(packet_ + 4, ts);
   Put32(packet_ + 8, ssrc_);
+  for (size_t i = 0; i < n_csrc_; ++i) Put32(packet_ + kRtpHeaderSize + 4 * i, csrc_[i]);
   std::memcpy(packet_ + header, payload, n);
   // The sequence advances whether or not the kernel took the packet: a gap is what it was.
   ++seq_;
+  if (ring_ != nullptr && !send_queued_) {
+    send_to_ = current_;
+    send_iov_.iov_len = header + n;
+    if (ring_->QueueSend(*this, rtp_fd_, send_msg_)) {
+      send_queued_ = true;
+      queued_payload_ = n;
+      queued_ts_ = ts;
+      queued_us_ = now_us_;
+      return;
+    }
+  }
   const ssize_t sent = sendto(rtp_fd_, packet_, header + n, MSG_DONTWAIT,
                               reinterpret_cast<const sockaddr*>(&current_), sizeof current_);
   if (sent < 0) {
     Bump(counters_.send_errors);
     return;
   }
+  CountSent(n, ts, now_us_);
+}
+
+void RtpLeg::OnSendComplete(int res) {
+  send_queued_ = false;
+  if (res < 0) {
+    Bump(counters_.send_errors);
+    return;
+  }
+  CountSent(queued_payload_, queued_ts_, queued_us_);
+}
+
+void RtpLeg::CountSent(size_t payload, uint32_t ts, uint64_t at_us) {
   Bump(counters_.rtp_sent);
   ++packets_sent_;
-  octets_sent_ += static_cast<uint32_t>(n);
+  octets_sent_ += static_cast<uint32_t>(payload);
   sent_since_report_ = true;
   last_sent_ts_ = ts;
-  last_sent_us_ = now_us_;
+  last_sent_us_ = at_us;
 }
 
 void RtpLeg::Send(const uint8_t* payload, size_t n, uint32_t ts) {

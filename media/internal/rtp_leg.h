@@ -1,14 +1,21 @@
 // RtpLeg: one leg's RTP/RTCP endpoint on its media worker. Both directions are ours; oRTP is
 // not used on the data path (media/README.md "Send" has the figures).
 //
-// Receive. Every tick Receive() drains the leg's RTP socket with recvmmsg() (kRecvBatch
-// datagrams per call; a short batch means drained, so the common tick costs one syscall):
-// what is not RTP v2 of the negotiated audio or telephone-event payload type is counted and
+// Receive. With the worker's UringRing (uring_ring.h) a multishot receive stays armed on the
+// RTP socket and the ring hands the tick's datagrams over at the tick's start
+// (OnRingDatagram); Receive() then only reports them. Without a ring, or when the kernel
+// refuses multishot, Receive() drains the socket with recvmmsg() (kRecvBatch datagrams per
+// call; a short batch means drained, so the common tick costs one syscall). Either way at most
+// kMaxReadsPerTick datagrams per tick are routed (the ring's surplus is counted rtp_garbage),
+// and what is not RTP v2 of the negotiated audio or telephone-event payload type is counted and
 // dropped (rtp_garbage); audio goes into the leg's JitterBuffer (bounded, adaptive),
 // telephone-events into the TelephoneEventReceiver.
 //
 // Send. The 12-byte header (+ CSRC list, R3550-7.3) is written into a per-leg buffer next to
-// the payload and sent with one sendto() to the current address. SSRC and the first sequence
+// the payload and queued on the ring as one sendmsg to the current address (the worker
+// submits the whole tick's sends at once; rtp_sent/send_errors are counted when the
+// completion is read, at the next tick's start); without a ring, or with its queue full, one
+// sendto(). SSRC and the first sequence
 // number are random per leg (getrandom); the SSRC never changes for the leg's life and the
 // sequence is +1 per packet sent, across Disconnect/Connect and DTMF events (DESIGN
 // invariant 2). Timestamps are the caller's.
@@ -39,6 +46,8 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +59,8 @@
 #include "media/media_plane.h"
 
 namespace anchord::media::internal {
+
+class UringRing;
 
 // What the peer's RTCP said about our stream (its blocks about our SSRC).
 struct RtcpPeerStats {
@@ -74,8 +85,10 @@ class RtpLeg {
   static constexpr size_t kMaxPayload = 1276;  // codec::kMaxPayloadBytes (Opus)
   static constexpr uint64_t kRtcpIntervalUs = 5'000'000;
 
-  // Takes ownership of both sockets (closed with the leg).
-  RtpLeg(int rtp_fd, int rtcp_fd, WorkerCounters& counters, JitterOptions jitter = {});
+  // Takes ownership of both sockets (closed with the leg). `ring`: the worker's io_uring for
+  // sends and receives (nullptr: sendto/recvmmsg); it must outlive the leg.
+  RtpLeg(int rtp_fd, int rtcp_fd, WorkerCounters& counters, JitterOptions jitter = {},
+         UringRing* ring = nullptr);
   ~RtpLeg();
   RtpLeg(const RtpLeg&) = delete;
   RtpLeg& operator=(const RtpLeg&) = delete;
@@ -119,8 +132,17 @@ class RtpLeg {
   void Send(const uint8_t* payload, size_t n, uint32_t ts);
   // Sends one telephone-event packet (4-byte payload) on the same SSRC and sequence.
   void SendEvent(const uint8_t* payload, uint32_t ts, bool marker);
+  // Whether the ring receives for this leg (a multishot receive is armed or queued).
+  bool ring_receives() const { return ring_recv_; }
 
  private:
+  friend class UringRing;
+  // UringRing: the completion of the queued send (bytes, or -errno).
+  void OnSendComplete(int res);
+  // UringRing: one datagram of this tick (data == nullptr: truncated or not IPv4).
+  void OnRingDatagram(const uint8_t* data, size_t len, const sockaddr_in& from, uint64_t now_us);
+  void ReceiveSyscalls(uint64_t now_us);
+  void CountSent(size_t payload, uint32_t ts, uint64_t at_us);
   void SendPacket(uint8_t pt, bool marker, const uint8_t* payload, size_t n, uint32_t ts);
   // Routes one datagram; returns true if it was this leg's RTP from an accepted source.
   bool OnDatagram(const uint8_t* data, size_t len, const sockaddr_in& from, uint64_t now_us);
@@ -135,6 +157,20 @@ class RtpLeg {
   int rtp_fd_;
   int rtcp_fd_;
   WorkerCounters& counters_;
+  UringRing* ring_;
+  // Ring state (UringRing reads and writes these).
+  bool ring_recv_ = false;       // a multishot receive is armed or queued
+  bool ring_detaching_ = false;  // the leg is going: its datagrams are dropped
+  int ring_group_ = -1;          // its provided-buffer group
+  bool send_queued_ = false;     // packet_/send_msg_ belong to the kernel until the completion
+  int ring_reads_ = 0;           // datagrams routed this tick
+  bool ring_arrived_ = false;    // valid RTP among them
+  size_t queued_payload_ = 0;    // the queued packet's payload bytes and timestamp
+  uint32_t queued_ts_ = 0;
+  uint64_t queued_us_ = 0;
+  sockaddr_in send_to_{};
+  iovec send_iov_{};
+  msghdr send_msg_{};
   bool has_remote_ = false;
   bool sending_ = true;
   Codec codec_ = Codec::kPcmu;
@@ -177,6 +213,7 @@ class RtpLeg {
   uint64_t peer_sr_arrival_ntp_ = 0;
   RtcpPeerStats peer_;
   size_t n_csrc_ = 0;
+  uint32_t csrc_[kMaxCsrc] = {};  // kept apart: packet_ may be in flight when they change
   uint8_t packet_[kRtpHeaderSize + 4 * kMaxCsrc + kMaxPayload];
 };
 

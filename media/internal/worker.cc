@@ -1,5 +1,7 @@
 #include "media/internal/worker.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "core/clock.h"
@@ -48,7 +50,34 @@ void Worker::Stop() {
   thread_.join();
 }
 
+// The ring is created on the worker thread (it is single issuer). Off with ANCHORD_NO_URING=1
+// (sends and receives as before: sendto, recvmmsg), receives only with
+// ANCHORD_NO_URING_RECV=1; both are read once, here. Logged once per worker.
+void Worker::CreateRing() {
+  const char* off = std::getenv("ANCHORD_NO_URING");
+  if (off != nullptr && std::strcmp(off, "1") == 0) {
+    Log(Level::kInfo, Subsys::kMedia, "media worker uses sendto/recvmmsg (ANCHORD_NO_URING=1)",
+        {{"WORKER", std::to_string(index_)}});
+    return;
+  }
+  const char* no_recv = std::getenv("ANCHORD_NO_URING_RECV");
+  const bool recv = no_recv == nullptr || std::strcmp(no_recv, "1") != 0;
+  std::string why;
+  ring_ = UringRing::Create(recv, &why);
+  if (ring_ == nullptr) {
+    Log(Level::kWarning, Subsys::kMedia,
+        "media worker cannot use io_uring: falling back to sendto/recvmmsg",
+        {{"WORKER", std::to_string(index_)}, {"REASON", why}});
+    return;
+  }
+  Log(Level::kInfo, Subsys::kMedia,
+      recv ? "media worker sends and receives RTP through io_uring"
+           : "media worker sends RTP through io_uring (receives with recvmmsg)",
+      {{"WORKER", std::to_string(index_)}});
+}
+
 void Worker::Run() {
+  CreateRing();
   tick_timer_ = std::make_unique<core::Timer>(*loop_, [this] { OnTick(); });
   deadline_us_ = core::MonotonicUs() + kTickUs;
   grid_us_ = deadline_us_ - kTickUs;
@@ -58,6 +87,7 @@ void Worker::Run() {
   tick_timer_.reset();
   leg_bridge_.clear();
   bridges_.clear();
+  ring_.reset();  // after the legs: they detach from it
 }
 
 void Worker::OnTick() {
@@ -75,7 +105,10 @@ void Worker::OnTick() {
   // Bridges get the tick's grid time, not the wake-up time: silence timeouts then count whole
   // ticks and wake-up jitter cannot add a tick to a detection.
   grid_us_ = deadline_us_;
+  // Everything that arrived since the last tick, and the completions of its sends.
+  if (ring_ != nullptr) ring_->Poll(deadline_us_);
   for (auto& [call, bridge] : bridges_) bridge->Tick(tick_, elapsed, deadline_us_);
+  if (ring_ != nullptr) ring_->Submit();  // the whole tick's sends in one io_uring_enter()
   counters_.tick_work_us.Add(core::MonotonicUs() - now);
   ticks_.store(tick_, std::memory_order_release);
   if (tick_ % 50 == 0) ReportOnceASecond();
@@ -113,7 +146,8 @@ Worker::Where Worker::Find(LegId leg) {
 void Worker::AddLeg(CallId call, LegId leg, SocketPair sockets) {
   auto& bridge = bridges_[call];
   if (!bridge) bridge = std::make_unique<Bridge>(call, kernels_, counters_, *this);
-  auto rtp = std::make_unique<RtpLeg>(sockets.rtp_fd, sockets.rtcp_fd, counters_);
+  auto rtp = std::make_unique<RtpLeg>(sockets.rtp_fd, sockets.rtcp_fd, counters_, JitterOptions{},
+                                      ring_.get());
   bridge->AddLeg(leg, std::move(rtp), static_cast<uint32_t>(random_()));
   leg_bridge_[leg] = bridge.get();
 }

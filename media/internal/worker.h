@@ -1,6 +1,8 @@
 // Worker: one media thread with its own event loop, a 20 ms tick on absolute CLOCK_MONOTONIC
 // deadlines (next = previous + 20 ms, so the tick does not drift), and the bridges of the calls
-// assigned to it.
+// assigned to it, and (unless the kernel refuses it or ANCHORD_NO_URING=1) one io_uring that
+// carries all their RTP sends and receives (uring_ring.h): per tick one io_uring_enter() to
+// collect what arrived, one to submit what is sent.
 //
 // Threading: the constructor, Start(), Stop(), loop(), ticks() and counters() are for the
 // owning MediaService (signaling thread; ticks/counters from any thread). Every other method
@@ -20,6 +22,7 @@
 #include "media/internal/bridge.h"
 #include "media/internal/counters.h"
 #include "media/internal/port_allocator.h"
+#include "media/internal/uring_ring.h"
 #include "media/media_plane.h"
 #include "mixer/mix.h"
 
@@ -65,6 +68,7 @@ class Worker : public BridgeEvents {
   void Run();
   void OnTick();
   void ReportOnceASecond();
+  void CreateRing();
   Where Find(LegId leg);
 
   uint32_t index_;
@@ -76,6 +80,7 @@ class Worker : public BridgeEvents {
 
   // Worker-thread state.
   std::unique_ptr<core::Timer> tick_timer_;
+  std::unique_ptr<UringRing> ring_;  // null: sendto/recvmmsg per leg; outlives the legs
   uint64_t deadline_us_ = 0;
   uint64_t grid_us_ = 0;  // grid time of the last tick run: the bridges' one time base
   uint64_t tick_ = 0;
