@@ -23,8 +23,6 @@ namespace {
 constexpr int kA = 0;
 constexpr int kB = 1;
 
-enum class Step { kInviteA, kInviteB, kUpdateA, kUpdateB, kConnected, kMediating, kEnding };
-
 const char* Name(int side) { return side == kA ? "A" : "B"; }
 LineMap::Side SideOf(int side) { return side == kA ? LineMap::kA : LineMap::kB; }
 
@@ -33,45 +31,6 @@ std::string SipReason(int cause, const std::string& text) {
 }
 
 }  // namespace
-
-struct ThirdPartyController::Party {
-  std::string uri;
-  Dialog dialog;
-  std::unique_ptr<internal::LegOrigin> origin;
-  TxId invite_tx = 0;
-  MessagePtr invite;  // the pending INVITE, for CANCEL
-  bool provisional = false;
-  bool cancel_wanted = false;
-  bool timed_out = false;
-  bool established = false;   // answered the initial INVITE
-  bool bye_sent = false;      // its dialog is over (our BYE, or its BYE)
-  uint32_t unacked_cseq = 0;  // its 2xx carried an offer and waits for our ACK (answer)
-  RelaySdp unacked_offer;
-  MessagePtr ack;  // the last ACK, re-sent on a retransmitted 2xx (R3261-13.2.2.4)
-  std::string last_sent;
-  MessagePtr last_ok;  // our 200 to its last re-INVITE, for a retransmitted re-INVITE
-  uint32_t last_ok_cseq = 0;
-};
-
-struct ThirdPartyController::Call {
-  uint64_t id = 0;
-  NewCallRequest request;
-  int flow = 0;
-  bool ringback = false;
-  bool ringback_leg = false;
-  Step step = Step::kInviteA;
-  Party party[2];
-  LineMap lines;
-  RelaySdp a_seen;  // flow II: A's SDP (sdp2); flow III: offer1
-  RelaySdp b_seen;  // flow II: B's SDP (sdp3)
-  uint32_t rounds = 0;
-  TxId server_tx = 0;  // a party's re-INVITE being mediated
-  MessagePtr server_request;
-  int mediating_from = kA;
-  std::unique_ptr<core::Timer> ring_timer;
-  uint64_t started_unix_ms = 0;
-  uint64_t answered_unix_ms = 0;
-};
 
 ThirdPartyController::ThirdPartyController(core::EventLoop& loop, media::MediaPlane& media,
                                            std::function<bool(const std::string&)> is_automaton,
@@ -170,6 +129,9 @@ Status ThirdPartyController::Invite(Call& call, int side, const std::optional<st
   MessagePtr invite = MakeInDialogRequest(*stack_, d, "INVITE", 1);
   if (!invite) return anchord::Fail("cannot build an INVITE to " + p.uri);
   if (call.request.callback) osip_message_set_header(invite.get(), "Priority", "psap-callback");
+  // Flow IV lets B send its offer in a reliable 18x: early media (R3725-8-a, R3262-a).
+  p.offers_100rel = side == kB && call.flow == 4;
+  if (p.offers_100rel) osip_message_set_header(invite.get(), "Supported", "100rel");
   if (sdp) SetSdpBody(invite.get(), *sdp);
   p.invite = Clone(invite.get());
   p.invite_tx = stack_->SendRequest(std::move(invite), d.peer);
@@ -200,10 +162,12 @@ void ThirdPartyController::OnResponse(TxId tx, const osip_message_t* response) {
   const int code = response->status_code;
   if (code >= 200) txs_.erase(it);
   Call* call = FindCall(ref.call);
+  if (call && ref.prack) return OnPrackResult(*call, ref, code);
   if (!call || !ref.invite) return;  // BYE and CANCEL responses need nothing
   Party& p = call->party[ref.side];
   if (code < 200) {
     if (code > 100) p.provisional = true;
+    if (code > 100) OnProvisional(*call, ref.side, response);
     if (p.provisional && p.cancel_wanted) SendCancel(p);
     return;
   }
@@ -222,6 +186,7 @@ void ThirdPartyController::OnClientFailure(TxId tx, int status_code) {
   TxRef ref = it->second;
   txs_.erase(it);
   Call* call = FindCall(ref.call);
+  if (call && ref.prack) return OnPrackResult(*call, ref, status_code);
   if (!call || !ref.invite) return;
   call->party[ref.side].invite_tx = 0;
   OnInviteFailed(*call, ref.side, status_code);
@@ -235,19 +200,22 @@ void ThirdPartyController::OnInviteOk(Call& call, int side, const osip_message_t
     p.dialog.remote_tag = ToTag(response);
     p.dialog.remote_party = FromToText(response->to);
     LearnRoute(p.dialog, response, true, p.dialog.peer.transport);
-    if (call.step == Step::kInviteA || call.step == Step::kInviteB) call.ring_timer->Cancel();
+    if (call.step == Step::kInviteA || call.step == Step::kInviteB || call.step == Step::kEarlyB) {
+      call.ring_timer->Cancel();
+    }
   }
   std::string body = SdpBody(response).value_or("");
   if (call.step == Step::kEnding) {
     // A 2xx that crossed our CANCEL or came after the call ended: ACK, then BYE.
     auto offer = internal::ParseRelaySdp(body);
     SendAck(call, side, cseq,
-            (p.invite && !SdpBody(p.invite.get()) && offer)
+            (p.invite && !SdpBody(p.invite.get()) && offer && !p.early_session)
                 ? Stamp(call, side, internal::BlackHoleAnswer(*offer))
                 : std::string());
     if (!p.bye_sent) SendBye(call, side, "Q.850;cause=16;text=\"call ended\"");
     return MaybeForget(call);
   }
+  if (side == kB && p.early_session) return OnBOkAfterEarly(call, response);
   const bool offer_in_2xx = p.invite && !SdpBody(p.invite.get());
   if (offer_in_2xx) {
     p.unacked_cseq = cseq;
@@ -348,6 +316,7 @@ void ThirdPartyController::OnBAnswer(Call& call, const std::string& body) {
 void ThirdPartyController::OnAUpdated(Call& call, const std::string& body) {
   auto sdp = internal::ParseRelaySdp(body);
   if (!sdp || !internal::HasLiveMedia(*sdp)) return Fail(call, 488, "no common media");
+  if (call.party[kB].early_session) return OnAEarlyAnswer(call, *sdp);
   if (call.flow != 2) {
     // Flows III/IV: answer2' goes to B in its ACK, refitted to offer2's m-lines.
     Party& b = call.party[kB];
@@ -408,7 +377,7 @@ void ThirdPartyController::OnInviteFailed(Call& call, int side, int code) {
       if (code == 481 || code == 408) Fail(call, code, "");
       return;
     default:  // B failed, or a re-INVITE in setup was refused (R3725-6-a/b)
-      return Fail(call, code, side == kB && call.step == Step::kInviteB ? "" : "no common media");
+      return Fail(call, code, side == kB && !p.established ? "" : "no common media");
   }
 }
 

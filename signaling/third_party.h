@@ -51,14 +51,12 @@
 #include "core/result.h"
 #include "media/media_plane.h"
 #include "signaling/control.h"
+#include "signaling/dialog.h"
 #include "signaling/dialog_owner.h"
+#include "signaling/internal/sdp_relay.h"
 #include "signaling/sip_stack.h"
 
 namespace anchord::signaling {
-
-namespace internal {
-struct RelaySdp;
-}
 
 struct ThirdPartyOptions {
   std::string sdp_address = "127.0.0.1";  // the address in the server's o= lines
@@ -97,12 +95,68 @@ class ThirdPartyController : public DialogOwner {
   void OnClientFailure(TxId tx, int status_code) override;
 
  private:
-  struct Party;
-  struct Call;
+  enum class Step {
+    kInviteA,
+    kInviteB,
+    kUpdateA,
+    kUpdateB,
+    kEarlyB,  // B's early offer answered in our PRACK; its 200 changes nothing (R3725-8-a)
+    kConnected,
+    kMediating,
+    kEnding
+  };
+
+  struct Party {
+    std::string uri;
+    Dialog dialog;
+    std::unique_ptr<internal::LegOrigin> origin;
+    TxId invite_tx = 0;
+    MessagePtr invite;  // the pending INVITE, for CANCEL
+    bool provisional = false;
+    bool cancel_wanted = false;
+    bool timed_out = false;
+    bool established = false;   // answered the initial INVITE
+    bool bye_sent = false;      // its dialog is over (our BYE, or its BYE)
+    uint32_t unacked_cseq = 0;  // its 2xx carried an offer and waits for our ACK (answer)
+    internal::RelaySdp unacked_offer;
+    MessagePtr ack;  // the last ACK, re-sent on a retransmitted 2xx (R3261-13.2.2.4)
+    std::string last_sent;
+    MessagePtr last_ok;  // our 200 to its last re-INVITE, for a retransmitted re-INVITE
+    uint32_t last_ok_cseq = 0;
+    // RFC 3262 as UAC, toward B in flow IV (third_party_early.cc, R3262-a, R3725-8-a).
+    bool offers_100rel = false;  // our INVITE said Supported: 100rel
+    uint32_t last_rseq = 0;      // RSeq of the last reliable provisional taken (0 = none)
+    uint32_t early_rseq = 0;     // the reliable 18x whose offer our PRACK must answer
+    uint32_t early_cseq = 0;     // its CSeq number (for RAck)
+    bool early_session = false;  // offer/answer done in a reliable 18x + PRACK
+  };
+
+  struct Call {
+    uint64_t id = 0;
+    NewCallRequest request;
+    int flow = 0;
+    bool ringback = false;
+    bool ringback_leg = false;
+    Step step = Step::kInviteA;
+    Party party[2];
+    internal::LineMap lines;
+    internal::RelaySdp a_seen;  // flow II: A's SDP (sdp2); flow III: offer1
+    internal::RelaySdp b_seen;  // flow II: B's SDP (sdp3)
+    uint32_t rounds = 0;
+    TxId server_tx = 0;  // a party's re-INVITE being mediated
+    MessagePtr server_request;
+    int mediating_from = 0;
+    std::unique_ptr<core::Timer> ring_timer;
+    uint64_t started_unix_ms = 0;
+    uint64_t answered_unix_ms = 0;
+  };
+
   struct TxRef {
     uint64_t call = 0;
     int side = 0;  // 0 = A, 1 = B
     bool invite = false;
+    bool prack = false;  // a PRACK; `answer`: it carries the answer to an early offer
+    bool answer = false;
   };
 
   // Setup.
@@ -118,6 +172,14 @@ class ThirdPartyController : public DialogOwner {
   void Connected(Call& call);
   void StopRingback(Call& call);
   void StartRingback(Call& call, const std::string& answer);
+
+  // Early media from B (third_party_early.cc, R3725-8-a, R3262-a).
+  void OnProvisional(Call& call, int side, const osip_message_t* response);
+  bool TakeEarlyOffer(Call& call, const osip_message_t* response);
+  void SendPrack(Call& call, int side, uint32_t rseq, uint32_t cseq, const std::string& sdp);
+  void OnPrackResult(Call& call, const TxRef& ref, int code);
+  void OnAEarlyAnswer(Call& call, const internal::RelaySdp& answer);
+  void OnBOkAfterEarly(Call& call, const osip_message_t* response);
 
   // Continued processing.
   void OnReInvite(TxId tx, Call& call, int side, const osip_message_t* request);
