@@ -135,7 +135,10 @@ JitterBuffer::Frame JitterBuffer::Pop() {
   popped_packet_ = false;
   if (state_ == State::kIdle) return frame;
   if (state_ == State::kPrefill) {
-    if (depth() < target_) return frame;
+    // Never fewer than kMinPrefillFrames: with one frame the first packet's margin is anywhere
+    // in 0-20 ms (the phase between sender and tick), and a few ms of jitter make the stream
+    // late at every talk spurt (lost audio, then growth) once the target has decayed to 1.
+    if (depth() < std::max(target_, kMinPrefillFrames)) return frame;
     state_ = State::kPlaying;
   }
   if (stall_) {

@@ -20,9 +20,11 @@
 // keeps the decoder continuous (the cut is between two near-silent frames: no click).
 // Steady stream: after prefill the next packet's margin is >= 20 ms, and a skip happens only
 // when every pop of a second saw target + 2 frames, so afterwards at least target + 1 >= 2
-// frames are there at each pop: the oldest has >= 20 ms of margin left, more than a +-3 ms
-// scheduling wobble can take; the stream never turns late, so it never grows again
-// (no grow/shrink oscillation; jitter_buffer_test checks 10 min at every phase).
+// frames are there at each pop: the frame after the one played has already arrived, >= 20 ms
+// of margin, more than a +-3 ms scheduling wobble can take; the stream never turns late, so it
+// never grows again (no grow/shrink oscillation; jitter_buffer_test: 10 min at 40 phases).
+// Prefill (first packet, restart) waits for at least kMinPrefillFrames = 2 frames even when
+// the target has decayed to 1, for the same 20 ms margin at every talk spurt or resume.
 // Bound (DESIGN: 9-1-1 latency): the buffer never holds more than max_frames frames; a packet
 // that would make it deeper drops the oldest frames (counted, speech or not: a real
 // overflow), so the delay through the buffer is at most max_frames x 20 ms (200 ms by
@@ -68,6 +70,8 @@ class JitterBuffer {
   static constexpr uint32_t kResyncFrames = 50;
   static constexpr uint32_t kShrinkWindow = 50;  // pops (1 s)
   static constexpr uint32_t kDecayWindow = 250;  // pops (5 s)
+  // Prefill waits for at least this many frames whatever the target (see Pop).
+  static constexpr uint32_t kMinPrefillFrames = 2;
   // A frame whose mean power is below this is near-silent and may be skipped to shrink.
   // Active speech is around -20 to -30 dBm0 (a quiet talker -35); -50 dBm0 keeps a margin of
   // 15 dB or more under it, so only pauses qualify (a noisy line never does: it keeps its

@@ -263,6 +263,34 @@ TEST(JitterBufferTest, SteadyStreamWithWobbleNeverDropsOrOscillates) {
   }
 }
 
+// A sender that pauses (silence suppression, hold): 4 s talk spurts, 1 s without packets,
+// sequence continuous, +-3 ms wobble, 10 min at every phase. The 5 s decay brings the target
+// to 1, but each spurt still prefills 2 frames: no packet is ever late.
+TEST(JitterBufferTest, TalkSpurtsAfterTheDecayAreNeverLate) {
+  constexpr uint32_t kTicks = 30'000;
+  for (uint64_t phase_us = 0; phase_us < 20'000; phase_us += 500) {
+    Lcg rng{phase_us * 3 + 5};
+    Stream s;
+    for (uint32_t i = 0; i < kTicks + 10; ++i) {
+      if (i % 250 >= 200) continue;
+      s.arrival_us.push_back(1'000'000 + phase_us + 20'000ull * i +
+                             static_cast<uint64_t>(3'000 + rng.Uniform(-3'000, 3'000)));
+      s.speech.push_back(true);
+    }
+    s.packets = static_cast<uint32_t>(s.arrival_us.size());
+    Lcg tick_rng{phase_us + 11};
+    Playout p = Play(s, kTicks, [&](uint32_t n) {
+      return 1'000'000 + 20'000ull * n + static_cast<uint64_t>(tick_rng.Uniform(0, 1'000));
+    });
+    SCOPED_TRACE(testing::Message() << "phase " << phase_us << " us");
+    EXPECT_EQ(p.stats.late, 0u);
+    EXPECT_EQ(p.stats.dropped, 0u);
+    EXPECT_EQ(p.stats.restarts, 120u);  // the first packet and every spurt after a pause
+    EXPECT_EQ(p.played.size(), 120u * 200u);
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
 // A delay ramp on the network (packets 500-509 arrive 12..120 ms later, then 50 more 120 ms
 // late, then on time again at once) makes packets late: the target and the delay grow. Talk
 // spurts of 3 s with 1 s pauses follow for 2 minutes. The surplus the ramp left is given back
