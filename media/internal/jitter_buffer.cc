@@ -138,7 +138,9 @@ JitterBuffer::Frame JitterBuffer::Pop() {
     // Never fewer than kMinPrefillFrames: with one frame the first packet's margin is anywhere
     // in 0-20 ms (the phase between sender and tick), and a few ms of jitter make the stream
     // late at every talk spurt (lost audio, then growth) once the target has decayed to 1.
-    if (depth() < std::max(target_, kMinPrefillFrames)) return frame;
+    if (depth() < std::max(target_, std::min(kMinPrefillFrames, options_.max_frames))) {
+      return frame;
+    }
     state_ = State::kPlaying;
   }
   if (stall_) {

@@ -84,6 +84,14 @@ TEST(JitterBufferTest, DepthNeverExceedsTheBound) {
   EXPECT_EQ(f.payload[0], 90);
 }
 
+TEST(JitterBufferTest, OneFrameBoundStillPlays) {
+  JitterOptions options;
+  options.start_frames = options.min_frames = options.max_frames = 1;
+  JitterBuffer jb(options);  // the 2-frame prefill minimum cannot exceed the bound
+  Put(jb, 0, 0);
+  EXPECT_EQ(jb.Pop().kind, Kind::kPacket);
+}
+
 TEST(JitterBufferTest, SequenceJumpRestarts) {
   JitterBuffer jb;
   Put(jb, 0, 0);
