@@ -42,7 +42,6 @@ using internal::RelaySdp;
 
 namespace {
 
-constexpr int kA = 0;
 constexpr int kB = 1;
 
 // RSeq 1 .. 2^32-1 (RFC 3262 §7.1); 0 when absent or malformed.
