@@ -89,7 +89,16 @@ void UringRing::Submit() { io_uring_submit(&ring_); }
 void UringRing::Poll(uint64_t now_us) {
   now_us_ = now_us;
   // DEFER_TASKRUN: the receives of everything that arrived since the last tick run here.
-  if (defer_taskrun_) io_uring_get_events(&ring_);
+  // io_uring_get_events() would run at most 20 of them per call (IO_LOCAL_TW_DEFAULT_MAX,
+  // 6.13+: the rest waited a tick, and so on); asking for up to kCqEntries events with a zero
+  // timeout runs them all in one call and returns at once (-ETIME).
+  if (defer_taskrun_) {
+    __kernel_timespec zero{0, 0};
+    io_uring_getevents_arg arg{};
+    arg.ts = reinterpret_cast<uintptr_t>(&zero);
+    io_uring_enter2(ring_.ring_fd, 0, kCqEntries, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                    reinterpret_cast<sigset_t*>(&arg), sizeof arg);
+  }
   io_uring_cqe* cqes[256];
   for (;;) {
     const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, 256);

@@ -191,6 +191,30 @@ TEST_F(UringRingTest, ALegWithPendingDatagramsCanGo) {
   EXPECT_TRUE(RecvOne(peer_.rtp_fd));  // the queued send still went out
 }
 
+// Every leg's datagrams of a tick come out of one Poll(): the kernel (6.13+) runs at most 20
+// deferred receives per plain io_uring_get_events(); the rest would wait a tick each.
+TEST_F(UringRingTest, OnePollReceivesForHundredsOfLegs) {
+  constexpr int kLegs = 300;
+  std::vector<std::unique_ptr<RtpLeg>> legs;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < kLegs; ++i) {
+    auto pair = ports_.Allocate();
+    ASSERT_TRUE(pair);
+    legs.push_back(std::make_unique<RtpLeg>(pair->rtp_fd, pair->rtcp_fd, counters_, JitterOptions{},
+                                            ring_.get()));
+    ASSERT_TRUE(
+        legs.back()->SetRemote(RemoteMedia{"127.0.0.1", peer_.rtp_port, Codec::kPcmu, 0, 101}));
+    ports.push_back(pair->rtp_port);
+  }
+  ring_->Submit();  // arms them all
+  ring_->Poll(now_);
+  for (int i = 0; i < kLegs; ++i) SendRtp(peer_.rtp_fd, ports[i], 1);
+  ring_->Poll(now_ + 20'000);
+  EXPECT_EQ(counters_.rtp_received.load(), static_cast<uint64_t>(kLegs));
+  for (auto& leg : legs) EXPECT_TRUE(leg->Receive(now_ + 20'000));
+  legs.clear();
+}
+
 TEST(UringRingFallbackTest, RefusedRingMeansSendtoAndRecvmmsg) {
   UringRing::ForceUnavailableForTesting(true);
   std::string why;
