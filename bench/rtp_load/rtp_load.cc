@@ -1,6 +1,6 @@
 // rtp_load: drives N two-leg G.711 calls through a media server and measures what it costs.
 //
-//   rtp_load --target anchord   --server 127.0.0.1:5090  --pid PID --calls N [options]
+//   rtp_load --target anchord   --server 127.0.0.1:5990  --pid PID --calls N [options]
 //   rtp_load --target rtpengine --server 127.0.0.1:22222 --pid PID --calls N [options]
 //
 // anchord: the generator is both the callers (INVITE with SDP) and every position (answers

@@ -26,7 +26,18 @@ import sys
 import tempfile
 import time
 
-ANCHORD_SIP_PORT = 5090
+# Outside the integration tests' fixed ports (SIP 5060-50xx, RTP 20000-59999) and outside
+# the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range: 32768-60999 here), so
+# a benchmark can run while others run those tests. 4 534 ports: up to ~1 100 anchord calls.
+ANCHORD_SIP_PORT = 5990
+RTP_PORT_MIN = 61000
+RTP_PORT_MAX = 65534
+# anchord variants (same binary, environment read once at each worker's start).
+ANCHORD_VARIANTS = {
+    "anchord": {},                                          # io_uring sends and receives
+    "anchord-nouring": {"ANCHORD_NO_URING": "1"},           # sendto + recvmmsg per leg
+    "anchord-sendring": {"ANCHORD_NO_URING_RECV": "1"},     # io_uring sends, recvmmsg
+}
 NG_PORT = 22222
 GEN_SIP_PORT = 15990  # callers; positions on +1
 NICE = -10
@@ -71,7 +82,8 @@ def spare_positions(calls):
 def anchord_config(calls, tmp, with_control):
     lines = [
         "[sip]", 'listen = ["udp:127.0.0.1:%d"]' % ANCHORD_SIP_PORT, "",
-        "[media]", 'address = "127.0.0.1"', "port_min = 20000", "port_max = 59999",
+        "[media]", 'address = "127.0.0.1"', "port_min = %d" % RTP_PORT_MIN,
+        "port_max = %d" % RTP_PORT_MAX,
         "workers = 1", "",
         # Heartbeats at 5 s (the brief's 1-5 s): N positions cost N/5 OPTIONS a second on the
         # signaling thread, not on the worker we measure.
@@ -91,7 +103,7 @@ def anchord_config(calls, tmp, with_control):
     return path
 
 
-def start_anchord(args, calls, tmp):
+def start_anchord(args, calls, tmp, variant="anchord"):
     default = subprocess.run([args.anchord, "--print-default-config"], capture_output=True,
                              text=True).stdout
     cfg = anchord_config(calls, tmp, "[control]" in default)
@@ -99,7 +111,9 @@ def start_anchord(args, calls, tmp):
     if check.returncode != 0:
         raise RuntimeError("anchord config rejected:\n" + check.stderr)
     err = open(os.path.join(tmp, "anchord.stderr"), "w")
-    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NOTIFY_SOCKET", "ANCHORD_NO_URING", "ANCHORD_NO_URING_RECV")}
+    env.update(ANCHORD_VARIANTS[variant])
     proc = subprocess.Popen([args.anchord, "--config", cfg], stderr=err, stdout=err, env=env,
                             preexec_fn=raise_nofile)
     wait_port(ANCHORD_SIP_PORT, proc)
@@ -113,7 +127,7 @@ def start_rtpengine(args, calls, tmp):
     proc = subprocess.Popen(
         [args.rtpengine, "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
          "--interface=127.0.0.1", "--listen-ng=127.0.0.1:%d" % NG_PORT, "--num-threads=1",
-         "--port-min=20000", "--port-max=59999", "--log-level=4", "--timeout=600"],
+         "--port-min=%d" % RTP_PORT_MIN, "--port-max=%d" % RTP_PORT_MAX, "--log-level=4", "--timeout=600"],
         stderr=err, stdout=err, preexec_fn=raise_nofile)
     wait_port(NG_PORT, proc)
     return proc, "127.0.0.1:%d" % NG_PORT
@@ -196,10 +210,13 @@ def stop_perf(perf, result, tid):
                                  perf.args[-1], tid, lo, hi))
 
 
-def run_one(args, target, calls):
+def run_one(args, variant, calls):
+    target = "anchord" if variant in ANCHORD_VARIANTS else variant
     with tempfile.TemporaryDirectory(prefix="rtpl-") as tmp:
-        start = start_anchord if target == "anchord" else start_rtpengine
-        proc, server = start(args, calls, tmp)
+        if target == "anchord":
+            proc, server = start_anchord(args, calls, tmp, variant)
+        else:
+            proc, server = start_rtpengine(args, calls, tmp)
         perf = start_perf(args, proc)
         try:
             if target == "anchord":
@@ -213,9 +230,10 @@ def run_one(args, target, calls):
                 capture_output=True, text=True, preexec_fn=raise_nofile,
                 timeout=args.warmup_s + args.measure_s + 180)
             if gen.returncode != 0 or not gen.stdout.strip():
-                return {"target": target, "calls": calls, "setup_failed": True,
-                        "stderr": gen.stderr[-2000:]}
+                return {"target": target, "variant": variant, "calls": calls,
+                        "setup_failed": True, "stderr": gen.stderr[-2000:]}
             result = json.loads(gen.stdout.strip().splitlines()[-1])
+            result["variant"] = variant
             if target == "anchord":
                 result["ticks_late"], result["tick_pct"] = tick_stats(tmp, result["window_mono_ms"])
                 result["jitter_drops"] = jitter_drops(tmp, result["window_mono_ms"])
@@ -232,7 +250,7 @@ def run_one(args, target, calls):
             if args.keep_logs:  # the server's stderr, for its once-a-second drop summaries
                 os.makedirs(args.keep_logs, exist_ok=True)
                 shutil.copy(os.path.join(tmp, target + ".stderr"), os.path.join(
-                    args.keep_logs, "%s-%d-%d.stderr" % (target, calls, int(time.time()))))
+                    args.keep_logs, "%s-%d-%d.stderr" % (variant, calls, int(time.time()))))
 
 
 def passed(r):
@@ -267,7 +285,7 @@ def print_table(summary):
           "RSS/call KiB | generator CPU % |")
     print("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for calls, t, ok, good in summary:
-        anchord = t == "anchord"
+        anchord = t.startswith("anchord")
         print("| %d | %s | %s | %s | %.2f | %.2f | %.1f | %s | %s | %s | %s | %s | %.1f / %.1f | "
               "%.1f | %.1f |" % (
                   calls, t, "yes" if ok else "NO",
@@ -294,7 +312,9 @@ def main():
     p.add_argument("--warmup-s", type=float, default=5)
     p.add_argument("--measure-s", type=float, default=20)
     p.add_argument("--cps", type=int, default=200)
-    p.add_argument("--targets", default="anchord,rtpengine")
+    p.add_argument("--targets", default="anchord,rtpengine",
+                   help="comma list of rtpengine and anchord variants: " +
+                        ", ".join(ANCHORD_VARIANTS))
     p.add_argument("--max-fails", type=int, default=2)
     p.add_argument("--out", default="rtp_load_results.jsonl")
     p.add_argument("--perf", default="",
