@@ -129,8 +129,9 @@ Status ThirdPartyController::Invite(Call& call, int side, const std::optional<st
   MessagePtr invite = MakeInDialogRequest(*stack_, d, "INVITE", 1);
   if (!invite) return anchord::Fail("cannot build an INVITE to " + p.uri);
   if (call.request.callback) osip_message_set_header(invite.get(), "Priority", "psap-callback");
-  // Flow IV lets B send its offer in a reliable 18x: early media (R3725-8-a, R3262-a).
-  p.offers_100rel = side == kB && call.flow == 4;
+  // Flow IV lets B send its offer in a reliable 18x (early media, R3725-8-a) and A answer in
+  // one (A in an early dialog, R3725-8-b); both need PRACK from us (R3262-a).
+  p.offers_100rel = call.flow == 4;
   if (p.offers_100rel) osip_message_set_header(invite.get(), "Supported", "100rel");
   if (sdp) SetSdpBody(invite.get(), *sdp);
   p.invite = Clone(invite.get());
@@ -145,6 +146,7 @@ Status ThirdPartyController::Invite(Call& call, int side, const std::optional<st
 
 void ThirdPartyController::ReInvite(Call& call, int side, const std::string& sdp) {
   Party& p = call.party[side];
+  if (!p.established) return SendUpdate(call, side, sdp);  // early dialog (R3725-8-b)
   MessagePtr invite = MakeInDialogRequest(*stack_, p.dialog, "INVITE");
   if (!invite) return Fail(call, 500, "cannot build a re-INVITE");
   SetSdpBody(invite.get(), sdp);
@@ -163,6 +165,7 @@ void ThirdPartyController::OnResponse(TxId tx, const osip_message_t* response) {
   if (code >= 200) txs_.erase(it);
   Call* call = FindCall(ref.call);
   if (call && ref.prack) return OnPrackResult(*call, ref, code);
+  if (call && ref.update) return OnUpdateResult(*call, code, response);
   if (!call || !ref.invite) return;  // BYE and CANCEL responses need nothing
   Party& p = call->party[ref.side];
   if (code < 200) {
@@ -187,6 +190,7 @@ void ThirdPartyController::OnClientFailure(TxId tx, int status_code) {
   txs_.erase(it);
   Call* call = FindCall(ref.call);
   if (call && ref.prack) return OnPrackResult(*call, ref, status_code);
+  if (call && ref.update) return OnUpdateResult(*call, status_code, nullptr);
   if (!call || !ref.invite) return;
   call->party[ref.side].invite_tx = 0;
   OnInviteFailed(*call, ref.side, status_code);
@@ -195,14 +199,13 @@ void ThirdPartyController::OnClientFailure(TxId tx, int status_code) {
 void ThirdPartyController::OnInviteOk(Call& call, int side, const osip_message_t* response) {
   Party& p = call.party[side];
   const uint32_t cseq = CseqNumber(response);
-  if (!p.established) {
+  const bool initial = !p.established;
+  if (initial) {
     p.established = true;
     p.dialog.remote_tag = ToTag(response);
     p.dialog.remote_party = FromToText(response->to);
     LearnRoute(p.dialog, response, true, p.dialog.peer.transport);
-    if (call.step == Step::kInviteA || call.step == Step::kInviteB || call.step == Step::kEarlyB) {
-      call.ring_timer->Cancel();
-    }
+    if (!Ringing(call)) call.ring_timer->Cancel();
   }
   std::string body = SdpBody(response).value_or("");
   if (call.step == Step::kEnding) {
@@ -216,6 +219,7 @@ void ThirdPartyController::OnInviteOk(Call& call, int side, const osip_message_t
     return MaybeForget(call);
   }
   if (side == kB && p.early_session) return OnBOkAfterEarly(call, response);
+  if (side == kA && initial && p.early_session) return OnAOkAfterEarly(call, response);
   const bool offer_in_2xx = p.invite && !SdpBody(p.invite.get());
   if (offer_in_2xx) {
     p.unacked_cseq = cseq;
@@ -347,9 +351,9 @@ void ThirdPartyController::OnBUpdated(Call& call, const std::string& body) {
 }
 
 void ThirdPartyController::Connected(Call& call) {
-  const bool first = call.answered_unix_ms == 0;
   call.step = Step::kConnected;
-  if (!first) return;
+  // A still in its early dialog (R3725-8-b): answered when its 200 comes (OnAOkAfterEarly).
+  if (call.answered_unix_ms != 0 || !call.party[kA].established) return;
   call.answered_unix_ms = core::UnixMs();
   Log(Level::kNotice, Subsys::kSip, "third-party call connected",
       {{"CALL", std::to_string(call.id)},
@@ -377,7 +381,7 @@ void ThirdPartyController::OnInviteFailed(Call& call, int side, int code) {
       if (code == 481 || code == 408) Fail(call, code, "");
       return;
     default:  // B failed, or a re-INVITE in setup was refused (R3725-6-a/b)
-      return Fail(call, code, side == kB && !p.established ? "" : "no common media");
+      return Fail(call, code, !p.established ? "" : "no common media");
   }
 }
 
@@ -412,7 +416,10 @@ void ThirdPartyController::OnReInvite(TxId tx, Call& call, int side,
     if (r) stack_->Respond(tx, std::move(r));
     return;
   }
-  if (call.step != Step::kConnected) return Respond(tx, request, 491);  // R3725-6-c
+  // R3725-6-c; the other party still early cannot take a re-INVITE (RFC 3311 §5.1).
+  if (call.step != Step::kConnected || !call.party[1 - side].established) {
+    return Respond(tx, request, 491);
+  }
   std::optional<std::string> body = SdpBody(request);
   if (!body) return Respond(tx, request, 200, p.last_sent, &p);  // unchanged session
   auto offer = internal::ParseRelaySdp(*body);
@@ -625,7 +632,8 @@ std::optional<CallSummary> ThirdPartyController::GetCall(uint64_t id) const {
   if (!call || call->step == Step::kEnding) return std::nullopt;
   CallSummary s;
   s.id = id;
-  const bool up = call->step == Step::kConnected || call->step == Step::kMediating;
+  const bool up = (call->step == Step::kConnected || call->step == Step::kMediating) &&
+                  call->party[kA].established;
   s.state = up ? "answered" : "connecting";
   s.sip_call_id = call->party[kA].dialog.call_id;
   s.caller = call->request.a;

@@ -128,7 +128,7 @@ class ThirdPartyController : public DialogOwner {
     uint32_t last_rseq = 0;      // RSeq of the last reliable provisional taken (0 = none)
     uint32_t early_rseq = 0;     // the reliable 18x whose offer our PRACK must answer
     uint32_t early_cseq = 0;     // its CSeq number (for RAck)
-    bool early_session = false;  // offer/answer done in a reliable 18x + PRACK
+    bool early_session = false;  // offer/answer done in a reliable 18x + PRACK (A or B)
   };
 
   struct Call {
@@ -157,6 +157,7 @@ class ThirdPartyController : public DialogOwner {
     bool invite = false;
     bool prack = false;  // a PRACK; `answer`: it carries the answer to an early offer
     bool answer = false;
+    bool update = false;  // an UPDATE with an offer to A in its early dialog (R3725-8-b)
   };
 
   // Setup.
@@ -180,6 +181,13 @@ class ThirdPartyController : public DialogOwner {
   void OnPrackResult(Call& call, const TxRef& ref, int code);
   void OnAEarlyAnswer(Call& call, const internal::RelaySdp& answer);
   void OnBOkAfterEarly(Call& call, const osip_message_t* response);
+  // A in an early dialog (third_party_early.cc, R3725-8-b, R3311-5).
+  void OnAEarlyDialog(Call& call, const osip_message_t* response);
+  void SendUpdate(Call& call, int side, const std::string& sdp);
+  void OnUpdateResult(Call& call, int code, const osip_message_t* response);
+  void OnAOkAfterEarly(Call& call, const osip_message_t* response);
+  // Whether a party's initial INVITE is still unanswered.
+  bool Ringing(const Call& call) const;
 
   // Continued processing.
   void OnReInvite(TxId tx, Call& call, int side, const osip_message_t* request);

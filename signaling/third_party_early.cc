@@ -22,8 +22,15 @@
 // failing ends the call as any setup failure: CANCEL to B (still ringing), BYE to A with
 // `Reason: SIP;cause=<code>` (R3725-6-a/b).
 //
-// Not done: A in an early dialog (RFC 3725 §8 Fig. 9, R3725-8-b: offer2' in an UPDATE) and
-// forked early dialogs from B (only the first To tag is PRACKed).
+// A in an early dialog (RFC 3725 §8 Fig. 9, R3725-8-b): flow IV's INVITE to A also says
+// `Supported: 100rel`. A reliable 18x from A with SDP (its answer to the first offer) is
+// PRACKed at once and B is called without waiting for A's 200. B's offer (in its 200, or in a
+// reliable 18x) reaches A in an UPDATE (RFC 3311, R3311-5) instead of a re-INVITE; A's answer
+// in the UPDATE's 200 goes to B's ACK (or PRACK). A's 200 later is ACKed without SDP. A
+// refusing the UPDATE, or A's INVITE failing, ends the call like any setup failure. While A is
+// early, B's re-INVITEs get 491.
+//
+// Not done: forked early dialogs (only the first To tag is PRACKed and used).
 //
 // Threading: signaling thread only.
 #include <cstdlib>
@@ -42,6 +49,7 @@ using internal::RelaySdp;
 
 namespace {
 
+constexpr int kA = 0;
 constexpr int kB = 1;
 
 // RSeq 1 .. 2^32-1 (RFC 3262 §7.1); 0 when absent or malformed.
@@ -79,6 +87,10 @@ void ThirdPartyController::OnProvisional(Call& call, int side, const osip_messag
     LearnRoute(p.dialog, response, true, p.dialog.peer.transport);
   }
   const uint32_t cseq = CseqNumber(response);
+  if (SdpBody(response) && side == kA && !p.early_session && call.step == Step::kInviteA) {
+    SendPrack(call, side, rseq, cseq, "");  // it answers our offer: nothing to answer back
+    return OnAEarlyDialog(call, response);
+  }
   if (SdpBody(response) && side == kB && !p.early_session && call.step == Step::kInviteB) {
     p.early_rseq = rseq;
     p.early_cseq = cseq;
@@ -148,6 +160,55 @@ void ThirdPartyController::OnBOkAfterEarly(Call& call, const osip_message_t* res
     return Fail(call, 500, "B answered before the PRACK of its early offer");
   }
   Connected(call);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A in an early dialog (RFC 3725 §8 Fig. 9, R3725-8-b)
+
+// A answered the first offer in a reliable 18x (PRACKed already): B is called now, and B's
+// offer will reach A in an UPDATE (ReInvite sends one to a party not established).
+void ThirdPartyController::OnAEarlyDialog(Call& call, const osip_message_t* response) {
+  call.party[kA].early_session = true;
+  Log(Level::kInfo, Subsys::kSip, "third-party call: A answered in a reliable 18x, early dialog",
+      {{"CALL", std::to_string(call.id)}, {"STATUS", std::to_string(response->status_code)}});
+  OnAFirstAnswer(call, SdpBody(response).value_or(""));
+}
+
+// An offer in an UPDATE: RFC 3311 §5.1, the only way to change an early dialog's session.
+void ThirdPartyController::SendUpdate(Call& call, int side, const std::string& sdp) {
+  Party& p = call.party[side];
+  MessagePtr update = MakeInDialogRequest(*stack_, p.dialog, "UPDATE");
+  if (!update) return Fail(call, 500, "cannot build an UPDATE");
+  SetSdpBody(update.get(), sdp);
+  TxId tx = stack_->SendRequest(std::move(update), p.dialog.peer);
+  if (!tx) return Fail(call, 500, "cannot send an UPDATE");
+  TxRef ref{call.id, side, false};
+  ref.update = true;
+  txs_[tx] = ref;
+}
+
+// A's answer to offer2' in the UPDATE's 200 goes on as a re-INVITE's would (to B's ACK, or to
+// B's PRACK when B's offer was early too). A refusing it ends the call (R3725-6-a/b); a 491
+// too: A's own offers are refused while the call is set up, so it cannot be A's glare.
+void ThirdPartyController::OnUpdateResult(Call& call, int code, const osip_message_t* response) {
+  if (code < 200 || call.step == Step::kEnding) return;
+  if (code >= 300) return Fail(call, code, "A refused the offer in the UPDATE");
+  if (call.step != Step::kUpdateA || !response) return;
+  OnAUpdated(call, SdpBody(response).value_or(""));
+}
+
+// A's 200 after its early dialog: the session was set up in the 18x and the UPDATE; ACK it
+// without SDP, and the call is answered if B is connected already.
+void ThirdPartyController::OnAOkAfterEarly(Call& call, const osip_message_t* response) {
+  SendAck(call, kA, CseqNumber(response), "");
+  if (call.step == Step::kConnected) Connected(call);
+}
+
+bool ThirdPartyController::Ringing(const Call& call) const {
+  for (const Party& p : call.party) {
+    if (p.invite_tx && !p.established) return true;
+  }
+  return false;
 }
 
 }  // namespace anchord::signaling

@@ -8,16 +8,34 @@ namespace {
 
 class ThirdPartyEarlyTest : public ThirdPartyTest {
  protected:
-  // B sends an 18x to `invite`: reliable (Require: 100rel, RSeq) when rseq != 0.
-  void Provisional(const std::string& invite, int code, uint32_t rseq, const std::string& sdp) {
-    std::string extra = "Contact: <" + Uri('B') + ">\r\n";
+  // B (or `who`) sends an 18x to `invite`: reliable (Require: 100rel, RSeq) when rseq != 0.
+  void Provisional(const std::string& invite, int code, uint32_t rseq, const std::string& sdp,
+                   char who = 'B') {
+    std::string extra = "Contact: <" + Uri(who) + ">\r\n";
     if (rseq) extra += "Require: 100rel\r\nRSeq: " + std::to_string(rseq) + "\r\n";
     if (!sdp.empty()) extra += "Content-Type: application/sdp\r\n";
-    b_.SendTo(StackPort(), ResponseTo(invite, code, code == 180 ? "Ringing" : "Session Progress",
-                                      "b-tag", extra, sdp));
+    const std::string tag = who == 'B' ? "b-tag" : "a-tag";
+    const char* reason = code == 180 ? "Ringing" : "Session Progress";
+    Peer(who).SendTo(StackPort(), ResponseTo(invite, code, reason, tag, extra, sdp));
   }
-  // B answers a PRACK (or anything) 200 without a body.
-  void Ok(const std::string& request) { b_.SendTo(StackPort(), ResponseTo(request, 200, "OK")); }
+  // B (or `who`) answers a PRACK (or anything) 200 without a body.
+  void Ok(const std::string& request, char who = 'B') {
+    Peer(who).SendTo(StackPort(), ResponseTo(request, 200, "OK"));
+  }
+  // Flow IV until A is in an early dialog (reliable 183 answering the first offer, PRACKed)
+  // and B is INVITEd; returns B's INVITE.
+  std::string UpToEarlyA(std::string* a_invite) {
+    Dial(4);
+    *a_invite = ExpectRequest('A', "INVITE");
+    EXPECT_EQ(HeaderValue(*a_invite, "Supported"), "100rel");
+    Provisional(*a_invite, 183, 1, kNoMedia, 'A');
+    std::string prack = ExpectRequest('A', "PRACK");
+    EXPECT_EQ(HeaderValue(prack, "RAck"), "1 1 INVITE");
+    EXPECT_TRUE(BodyOf(prack).empty());  // the 183 answered our offer: nothing to answer
+    EXPECT_NE(HeaderValue(prack, "To").find("tag=a-tag"), std::string::npos);
+    Ok(prack, 'A');
+    return ExpectRequest('B', "INVITE");  // before A's 200
+  }
   // Flow IV up to B's INVITE; returns it.
   std::string UpToInviteB(int flow, std::string* a_invite = nullptr) {
     Dial(flow);
@@ -160,6 +178,76 @@ TEST_F(ThirdPartyEarlyTest, OnlyFlowFourOffers100rel) {
   Answer('A', a_invite, PeerSdp(kARtp));
   ExpectRequest('A', "ACK");
   EXPECT_TRUE(HeaderValue(ExpectRequest('B', "INVITE"), "Supported").empty());
+}
+
+// R3725-8-b, R3311-5: A in an early dialog gets offer2' in an UPDATE, not a re-INVITE; A's
+// answer in the UPDATE's 200 goes to B's ACK; A's 200 later is ACKed without SDP.
+TEST_F(ThirdPartyEarlyTest, AInEarlyDialogGetsBsOfferInAnUpdate) {
+  const uint64_t id = next_id_ + 1;
+  std::string a_invite;
+  std::string b_invite = UpToEarlyA(&a_invite);
+  EXPECT_EQ(a_.count(IsRequest("ACK")), 0u);
+  Answer('B', b_invite, PeerSdp(kBRtp));  // offer2 in B's 200
+  std::string update = ExpectRequest('A', "UPDATE");
+  EXPECT_EQ(HeaderValue(update, "CSeq"), "3 UPDATE");
+  EXPECT_EQ(HeaderValue(update, "Call-ID"), HeaderValue(a_invite, "Call-ID"));
+  EXPECT_NE(HeaderValue(update, "To").find("tag=a-tag"), std::string::npos);
+  EXPECT_EQ(SdpOf(update).media.at(0).port, kBRtp);
+  EXPECT_EQ(OriginIn(update).session_id, OriginIn(a_invite).session_id);
+  EXPECT_EQ(OriginIn(update).version, OriginIn(a_invite).version + 1);
+  Answer('A', update, PeerSdp(kARtp));  // answer2' in the UPDATE's 200
+  std::string b_ack = ExpectRequest('B', "ACK");
+  EXPECT_EQ(SdpOf(b_ack).media.at(0).port, kARtp);
+  EXPECT_EQ(OriginIn(b_ack).username, "anchord");
+  EXPECT_EQ(tpc_->GetCall(id)->state, "connecting");  // A has not answered yet
+  Answer('A', a_invite, kNoMedia);                    // A's 200 at last
+  std::string a_ack = ExpectRequest('A', "ACK");
+  EXPECT_TRUE(BodyOf(a_ack).empty());
+  EXPECT_EQ(HeaderValue(a_ack, "CSeq"), "1 ACK");
+  EXPECT_EQ(tpc_->GetCall(id)->state, "answered");
+  driver_->RunFor(50'000);
+  EXPECT_EQ(a_.count(IsRequest("INVITE")), 1u);  // never a re-INVITE on the early dialog
+  EXPECT_EQ(b_.count(IsRequest("INVITE")), 1u);
+}
+
+// R3725-8-a and -8-b together: B's early offer goes to early A in an UPDATE, A's answer to B
+// in the PRACK; both 200s are ACKed without SDP.
+TEST_F(ThirdPartyEarlyTest, BothEarlyUpdateThenPrack) {
+  const uint64_t id = next_id_ + 1;
+  std::string a_invite;
+  std::string b_invite = UpToEarlyA(&a_invite);
+  Provisional(b_invite, 183, 9, PeerSdp(kBRtp));
+  std::string update = ExpectRequest('A', "UPDATE");
+  EXPECT_EQ(SdpOf(update).media.at(0).port, kBRtp);
+  Answer('A', update, PeerSdp(kARtp));
+  std::string prack = ExpectRequest('B', "PRACK");
+  EXPECT_EQ(HeaderValue(prack, "RAck"), "9 1 INVITE");
+  EXPECT_EQ(SdpOf(prack).media.at(0).port, kARtp);
+  Ok(prack);
+  Answer('B', b_invite, PeerSdp(kBRtp));
+  EXPECT_TRUE(BodyOf(ExpectRequest('B', "ACK")).empty());
+  EXPECT_EQ(tpc_->GetCall(id)->state, "connecting");
+  Answer('A', a_invite, kNoMedia);
+  EXPECT_TRUE(BodyOf(ExpectRequest('A', "ACK")).empty());
+  EXPECT_EQ(tpc_->GetCall(id)->state, "answered");
+}
+
+// R3725-6-a/b: A's INVITE failing after its early dialog (busy after early media) ends B.
+TEST_F(ThirdPartyEarlyTest, EarlyAFailingLaterByesBWithReason) {
+  const uint64_t id = next_id_ + 1;
+  std::string a_invite;
+  std::string b_invite = UpToEarlyA(&a_invite);
+  std::string b_ok = Answer('B', b_invite, PeerSdp(kBRtp));
+  Answer('A', ExpectRequest('A', "UPDATE"), PeerSdp(kARtp));
+  ExpectRequest('B', "ACK");
+  // A re-INVITE from B while A is early: 491 (A cannot take a re-INVITE yet).
+  PartyRequest('B', "INVITE", 2, b_invite, b_ok, PeerSdp(kBRtp + 2));
+  Expect('B', IsResponse(491, "INVITE"), "491 while A is early");
+  Answer('A', a_invite, "", 486);
+  std::string bye = ExpectRequest('B', "BYE");
+  EXPECT_EQ(HeaderValue(bye, "Reason"), "SIP;cause=486");
+  driver_->RunUntil([&] { return !tpc_->GetCall(id).has_value(); });
+  EXPECT_FALSE(tpc_->GetCall(id).has_value());
 }
 
 }  // namespace
