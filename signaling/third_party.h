@@ -18,6 +18,18 @@
 //      one audio m-line carries B's audio) and the server leg is destroyed. An explicit flow 4
 //      keeps the RFC's m-line-less offer (and silence).
 //
+// Early media (RFC 3725 §8; third_party_early.cc): in flow 4 (and auto → 4) both INVITEs say
+// `Supported: 100rel`, and anchord is the RFC 3262 UAC (R3262-a): every reliable 18x is
+// PRACKed (`RAck: <RSeq> <CSeq> INVITE`), a repeated or out-of-order RSeq is discarded.
+//  - B's offer2 in a reliable 18x (Fig. 8, R3725-8-a): A gets offer2' at once, and A's answer
+//    goes to B in the PRACK of that 18x; B's 200 is then ACKed without SDP. SDP in an
+//    unreliable 18x is ignored (offer2 is then read from B's 200).
+//  - A's answer in a reliable 18x (Fig. 9, R3725-8-b): PRACKed without SDP and B is called
+//    before A's 200; offer2' reaches A in an UPDATE (RFC 3311, R3311-5), never a re-INVITE,
+//    while A's dialog is early; A's 200 is ACKed without SDP. The call is "answered" only
+//    when both have sent 200.
+//  - Auto's ringback leg is destroyed when A takes offer2' (A then hears B's early media).
+//
 // Every SDP sent on a leg carries that leg's own o= line (LegOrigin: version +1 per changed
 // SDP) and the leg's m-line order (LineMap) (R3725-7-d, R3264-6-a/8-b). No common media, or
 // an SDP with RFC 3312 precondition attributes during setup, ends both legs with BYE and
@@ -26,11 +38,11 @@
 // black-hole answer if needed) before its BYE.
 //
 // Continued processing (§7): a re-INVITE from a party with an offer is mediated: 491 while any
-// INVITE of the call is pending (R3725-6-c), else the other party is re-INVITEd with the offer
-// (refitted and o= rewritten) and its answer returned in the 200. `Require: precondition` gets
-// 420 with `Unsupported: precondition`; an offer with a=curr:/a=des:/a=conf: gets 488. An
-// offerless re-INVITE is answered with the SDP the leg last had (same o= version). BYE from
-// one party: 200, and BYE to the other with `Reason: Q.850;cause=16`.
+// INVITE of the call is pending or the other party is still early (R3725-6-c), else the other party
+// is re-INVITEd with the offer (refitted and o= rewritten) and its answer returned in the 200.
+// `Require: precondition` gets 420 with `Unsupported: precondition`; an offer with
+// a=curr:/a=des:/a=conf: gets 488. An offerless re-INVITE is answered with the SDP the leg last had
+// (same o= version). BYE from one party: 200, and BYE to the other with `Reason: Q.850;cause=16`.
 //
 // Ids: the caller of Start() hands out call ids (the Controller's id space); the ringback
 // leg uses LegId{call_id}, which the Controller never gives a leg (its calls and legs share
