@@ -139,6 +139,7 @@ class Controller : public SipStackHandler,
   void AbandonPositionLeg(Leg& leg);
   void SendAck(Leg& leg, const osip_message_t* response);
   void SendBye(Leg& leg, const char* reason);
+  void EndForkedDialog(const Leg& leg, const osip_message_t* response);
 
   // Queue and abandoned calls (controller_queue.cc).
   void PlaceCall(Call& call);

@@ -235,7 +235,31 @@ void Controller::OnStrayResponse(const osip_message_t* response) {
     return;
   }
   Leg* leg = FindLegByDialog(CallIdOf(response), FromTag(response));
-  if (leg && leg->ack) (void)stack_->SendStateless(leg->ack.get(), leg->dialog.peer);
+  if (!leg || !leg->ack) return;
+  if (ToTag(response) == leg->dialog.remote_tag) {
+    (void)stack_->SendStateless(leg->ack.get(), leg->dialog.peer);
+    return;
+  }
+  EndForkedDialog(*leg, response);
+}
+
+// A 2xx from another fork of our INVITE (another To tag) after the leg's dialog is set up:
+// RFC 3261 §13.2.2.4 wants it ACKed; anchord keeps one dialog per leg, so the fork's dialog
+// is then ended with a BYE (R3261-13.2.2.4).
+void Controller::EndForkedDialog(const Leg& leg, const osip_message_t* response) {
+  Dialog fork = leg.dialog;
+  fork.remote_tag = ToTag(response);
+  fork.remote_party = FromToText(response->to);
+  LearnRoute(fork, response, true, leg.dialog.peer.transport);
+  fork.local_cseq = CseqNumber(response);
+  MessagePtr ack = MakeInDialogRequest(*stack_, fork, "ACK", CseqNumber(response));
+  if (ack) (void)stack_->SendStateless(ack.get(), fork.peer);
+  MessagePtr bye = MakeInDialogRequest(*stack_, fork, "BYE");
+  if (!bye) return;
+  osip_message_set_header(bye.get(), "Reason", "SIP;cause=200;text=\"forked answer\"");
+  stack_->SendRequest(std::move(bye), fork.peer);
+  Log(Level::kInfo, Subsys::kSip, "second 2xx from a fork: ACKed and ended with BYE",
+      {{"CALL_ID", fork.call_id}, {"TO_TAG", fork.remote_tag}});
 }
 
 void Controller::OnClientFailure(TxId tx, int status_code) {

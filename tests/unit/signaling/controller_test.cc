@@ -351,6 +351,36 @@ TEST_F(ControllerTest, AnsweredCallConnectsCallerAndPosition) {
   EXPECT_TRUE(pos_[2].received().empty());
 }
 
+// R3261-13.2.2.4: a 2xx retransmitted by the answering position gets our ACK again; a 2xx
+// from another fork (another To tag) is ACKed with that To tag and its dialog ended with BYE,
+// while the call goes on with the first dialog.
+TEST_F(ControllerTest, RetransmittedAndForked2xxAreAcked) {
+  Start();
+  Answered call;
+  ASSERT_NO_FATAL_FAILURE(AnswerCall(&call));
+  pos_[0].SendTo(StackPort(), call.position_ok);
+  auto again = driver_->WaitFor(pos_[0], IsRequest("ACK"));
+  ASSERT_TRUE(again) << "a retransmitted 2xx was not ACKed";
+  EXPECT_EQ(ParamOf(HeaderValue(*again, "To"), "tag"), PositionTag(0));
+
+  std::string fork =
+      ResponseTo(call.position_invite, 200, "OK", "fork-tag-2",
+                 "Contact: <" + pos_[0].uri("fork2") + ">\r\nContent-Type: application/sdp\r\n",
+                 PeerSdp(kPositionRtpPort + 40, "0"));
+  pos_[0].SendTo(StackPort(), fork);
+  auto fork_ack = driver_->WaitFor(pos_[0], [](const std::string& m) {
+    return IsRequest("ACK")(m) && ParamOf(HeaderValue(m, "To"), "tag") == "fork-tag-2";
+  });
+  ASSERT_TRUE(fork_ack) << "the forked 2xx was not ACKed with its own To tag";
+  EXPECT_EQ(HeaderValue(*fork_ack, "CSeq"), "1 ACK");
+  auto fork_bye = driver_->WaitFor(pos_[0], IsRequest("BYE"));
+  ASSERT_TRUE(fork_bye) << "the forked dialog was not ended";
+  EXPECT_EQ(ParamOf(HeaderValue(*fork_bye, "To"), "tag"), "fork-tag-2");
+  EXPECT_NE(fork_bye->find("sip:fork2@"), std::string::npos) << "BYE goes to the fork's Contact";
+  EXPECT_EQ(controller_->active_calls(), 1u);
+  EXPECT_TRUE(media_.destroyed.empty()) << "the call's legs stay";
+}
+
 // (2) NENA-3.1.13-a, R6442, R4412, R7852, DESIGN invariant 6: the emergency headers and the
 // PIDF-LO of a multipart INVITE reach a by-value position unchanged, behind the server's SDP.
 class ControllerNg911Test : public ControllerTest {
