@@ -17,6 +17,12 @@ import sys
 
 # (category, test on the chain's frames: list of (symbol, dso), leaf first). First match wins.
 KERNEL_RULES = [
+    # io_uring (media/internal/uring_ring.h): the same socket work, reached from io_uring_enter.
+    ("io_uring send (io_sendmsg, incl. loopback delivery)", ("io_sendmsg", "io_send")),
+    ("io_uring recv (io_recvmsg, deferred task work)", ("io_recvmsg", "io_recv")),
+    ("io_uring other (enter, poll wake-ups, CQEs)",
+     ("io_uring_enter", "__do_sys_io_uring_enter", "__x64_sys_io_uring_enter", "io_poll",
+      "io_run_local_work", "__io_run_local_work")),
     ("send syscall (sendmsg/sendto, incl. loopback delivery)",
      ("__sys_sendmsg", "__sys_sendto", "__sys_sendmmsg", "__x64_sys_sendto", "__libc_sendmsg",
       "__libc_sendto")),
