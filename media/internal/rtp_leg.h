@@ -162,6 +162,7 @@ class RtpLeg {
   bool ring_recv_ = false;       // a multishot receive is armed or queued
   bool ring_detaching_ = false;  // the leg is going: its datagrams are dropped
   int ring_group_ = -1;          // its provided-buffer group
+  int ring_file_ = -2;           // its registered-file slot; -1 none, -2 not tried yet
   bool send_queued_ = false;     // packet_/send_msg_ belong to the kernel until the completion
   int ring_reads_ = 0;           // datagrams routed this tick
   bool ring_arrived_ = false;    // valid RTP among them

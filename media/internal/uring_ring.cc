@@ -57,6 +57,13 @@ std::unique_ptr<UringRing> UringRing::Create(bool multishot_recv, std::string* w
   }
   r->initialised_ = true;
   r->multishot_ = multishot_recv;
+  // A sparse file table (5.19+); refused (EMFILE under a low RLIMIT_NOFILE, old kernels): fds.
+  for (unsigned slots = kFileSlots; slots >= 1024; slots /= 4) {
+    if (io_uring_register_files_sparse(&r->ring_, slots) != 0) continue;
+    r->free_files_.reserve(slots);
+    for (unsigned i = slots; i-- > 0;) r->free_files_.push_back(static_cast<int>(i));
+    break;
+  }
   r->recv_msg_.msg_namelen = sizeof(sockaddr_in);
   return r;
 }
@@ -80,6 +87,7 @@ bool UringRing::QueueSend(RtpLeg& leg, int fd, const msghdr& msg) {
   io_uring_sqe* sqe = Sqe();
   if (sqe == nullptr) return false;
   io_uring_prep_sendmsg(sqe, fd, &msg, MSG_DONTWAIT);
+  UseFile(sqe, leg);
   io_uring_sqe_set_data64(sqe, Tag(leg, 0));
   return true;
 }
@@ -196,13 +204,30 @@ int UringRing::GroupWithRoom() {
 
 void UringRing::PrepRecv(io_uring_sqe* sqe, RtpLeg& leg, int fd, int group) {
   io_uring_prep_recvmsg_multishot(sqe, fd, &recv_msg_, 0);
+  UseFile(sqe, leg);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = static_cast<uint16_t>(group);
   io_uring_sqe_set_data64(sqe, Tag(leg, kRecvTag));
   leg.ring_recv_ = true;
 }
 
+void UringRing::UseFile(io_uring_sqe* sqe, const RtpLeg& leg) {
+  if (leg.ring_file_ < 0) return;
+  sqe->fd = leg.ring_file_;
+  sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+void UringRing::RegisterFile(RtpLeg& leg, int fd) {
+  leg.ring_file_ = -1;
+  if (free_files_.empty()) return;
+  const int slot = free_files_.back();
+  if (io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &fd, 1) != 1) return;
+  free_files_.pop_back();
+  leg.ring_file_ = slot;
+}
+
 bool UringRing::ArmRecv(RtpLeg& leg, int fd) {
+  if (leg.ring_file_ == -2) RegisterFile(leg, fd);  // once, from the leg's constructor
   if (!multishot_) return false;
   if (leg.ring_group_ < 0) {
     const int g = GroupWithRoom();
@@ -246,6 +271,13 @@ void UringRing::Detach(RtpLeg& leg) {
   }
   if (leg.ring_group_ >= 0) --groups_[static_cast<size_t>(leg.ring_group_)].legs;
   leg.ring_group_ = -1;
+  if (leg.ring_file_ >= 0) {
+    // The table's reference goes; the socket closes with the leg.
+    int none = -1;
+    io_uring_register_files_update(&ring_, static_cast<unsigned>(leg.ring_file_), &none, 1);
+    free_files_.push_back(leg.ring_file_);
+    leg.ring_file_ = -1;
+  }
 }
 
 }  // namespace anchord::media::internal

@@ -19,6 +19,10 @@
 // buffer free, an error) is re-armed; one the kernel refuses (-EINVAL: no multishot
 // recvmsg) turns multishot off and the legs read their sockets with recvmmsg() again.
 //
+// Files. A leg's RTP socket takes a registered-file slot (IOSQE_FIXED_FILE: no fget/fput per
+// send or receive) while slots last; Detach() frees the slot, so the socket really closes
+// (and its port is free) when the leg closes it.
+//
 // Completions carry the leg's address (low bit: receive), so a leg must Detach() before it is
 // freed: that cancels its receive and waits for its last completions (control path).
 //
@@ -48,6 +52,9 @@ class UringRing {
   // recvmsg_out (16) + sockaddr_in (16) + the largest datagram a leg accepts (1500).
   static constexpr size_t kBufferSize = 1536;
   static constexpr unsigned kMaxGroups = 65536 / kGroupBuffers;  // buffer ids are 16 bits
+  // Registered-file slots: a leg's RTP socket is used as a fixed file (no fget/fput per
+  // operation) while slots last; beyond that, or without the feature, by its fd.
+  static constexpr unsigned kFileSlots = 16384;
 
   // A ring, or nullptr with the reason in *why (ENOSYS, EPERM: seccomp, io_uring_disabled,
   // containers; or ForceUnavailableForTesting). `multishot_recv` false: sends only.
@@ -93,6 +100,10 @@ class UringRing {
   void OnRecv(RtpLeg& leg, const io_uring_cqe& cqe);
   void RecycleBuffer(unsigned bid);
   void PrepRecv(io_uring_sqe* sqe, RtpLeg& leg, int fd, int group);
+  // Control path: gives leg's socket a registered-file slot if one is free.
+  void RegisterFile(RtpLeg& leg, int fd);
+  // The leg's socket as the SQE's file: its registered slot when it has one.
+  static void UseFile(io_uring_sqe* sqe, const RtpLeg& leg);
   // Enters the kernel for events and dispatches; false after `deadline_us`.
   bool WaitOnce(uint64_t deadline_us);
 
@@ -103,6 +114,7 @@ class UringRing {
   uint64_t now_us_ = 0;
   msghdr recv_msg_{};  // the multishot receive's template: name only, no control
   std::vector<Group> groups_;
+  std::vector<int> free_files_;  // registered-file slots not in use (empty: none registered)
 };
 
 }  // namespace anchord::media::internal

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -189,6 +190,14 @@ TEST_F(UringRingTest, ALegWithPendingDatagramsCanGo) {
   ring_->Submit();
   EXPECT_EQ(counters_.rtp_received.load(), 0u);
   EXPECT_TRUE(RecvOne(peer_.rtp_fd));  // the queued send still went out
+  // Its port is free again: neither an armed receive nor the registered-file table holds it.
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  at.sin_port = htons(leg_port_);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at), 0) << strerror(errno);
+  close(fd);
 }
 
 // Every leg's datagrams of a tick come out of one Poll(): the kernel (6.13+) runs at most 20
