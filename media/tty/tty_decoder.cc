@@ -1,6 +1,7 @@
 #include "media/tty/tty_decoder.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <spandsp.h>
 
@@ -59,9 +60,22 @@ TtyDecoder::~TtyDecoder() {
 }
 
 void TtyDecoder::Process(std::span<const int16_t> pcm) {
+  size_t offset = 0;
+  // No carrier (almost every leg, almost always): whole frames through the gate's faster
+  // path, remembered for the replay; it stops at the sub-block where a carrier rises.
+  constexpr size_t kFrame = internal::TtyToneGate::kFrameBlocks * internal::TtyToneGate::kSubBlock;
+  while (!gate_.carrier() && gate_.fill() == 0 && pcm.size() - offset >= kFrame) {
+    const size_t closed = gate_.ProcessFrame(pcm.data() + offset);
+    const size_t n = closed * internal::TtyToneGate::kSubBlock;
+    Remember(pcm.data() + offset, n);
+    offset += n;
+    if (gate_.carrier()) {
+      ++counters_.carrier_ups;
+      ReplayHistory();
+    }
+  }
   // Pieces of at most one gate sub-block keep the gate's verdict within 5 ms of the sample the
   // demodulators frame a character on.
-  size_t offset = 0;
   while (offset < pcm.size()) {
     const size_t n = std::min(internal::TtyToneGate::kSubBlock, pcm.size() - offset);
     const int16_t* piece = pcm.data() + offset;
@@ -99,10 +113,14 @@ void TtyDecoder::Demodulate(const int16_t* pcm, size_t n) {
 }
 
 void TtyDecoder::Remember(const int16_t* pcm, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    history_[history_end_] = pcm[i];
-    history_end_ = (history_end_ + 1) % kHistorySamples;
+  if (n > kHistorySamples) {  // only the last kHistorySamples matter
+    pcm += n - kHistorySamples;
+    n = kHistorySamples;
   }
+  const size_t first = std::min(n, kHistorySamples - history_end_);
+  std::memcpy(history_.data() + history_end_, pcm, first * sizeof(int16_t));
+  std::memcpy(history_.data(), pcm + first, (n - first) * sizeof(int16_t));
+  history_end_ = (history_end_ + n) % kHistorySamples;
   history_len_ = std::min(kHistorySamples, history_len_ + n);
 }
 

@@ -31,13 +31,42 @@ void TtyToneGate::Process(const int16_t* pcm, size_t n) {
   }
 }
 
+size_t TtyToneGate::ProcessFrame(const int16_t* pcm) {
+  // One lane per sub-block: the same recurrences as Process, in independent chains the
+  // compiler can keep in one vector register each.
+  float s1m[kFrameBlocks] = {}, s2m[kFrameBlocks] = {}, s1s[kFrameBlocks] = {},
+        s2s[kFrameBlocks] = {}, e[kFrameBlocks] = {};
+  for (size_t i = 0; i < kSubBlock; ++i) {
+    for (size_t l = 0; l < kFrameBlocks; ++l) {
+      const float x = pcm[l * kSubBlock + i];
+      const float mark = x + kCoeffMark * s1m[l] - s2m[l];
+      s2m[l] = s1m[l];
+      s1m[l] = mark;
+      const float space = x + kCoeffSpace * s1s[l] - s2s[l];
+      s2s[l] = s1s[l];
+      s1s[l] = space;
+      e[l] += x * x;
+    }
+  }
+  for (size_t l = 0; l < kFrameBlocks; ++l) {
+    const bool was = carrier_;
+    Close(BinEnergy(s1m[l], s2m[l], kCoeffMark) + BinEnergy(s1s[l], s2s[l], kCoeffSpace), e[l]);
+    if (carrier_ != was) return l + 1;
+  }
+  return kFrameBlocks;
+}
+
 void TtyToneGate::CloseSubBlock() {
-  band_[next_] =
-      BinEnergy(s1_mark_, s2_mark_, kCoeffMark) + BinEnergy(s1_space_, s2_space_, kCoeffSpace);
-  total_[next_] = energy_;
-  next_ = (next_ + 1) % kWindow;
+  Close(BinEnergy(s1_mark_, s2_mark_, kCoeffMark) + BinEnergy(s1_space_, s2_space_, kCoeffSpace),
+        energy_);
   s1_mark_ = s2_mark_ = s1_space_ = s2_space_ = energy_ = 0;
   fill_ = 0;
+}
+
+void TtyToneGate::Close(float band_energy, float total_energy) {
+  band_[next_] = band_energy;
+  total_[next_] = total_energy;
+  next_ = (next_ + 1) % kWindow;
 
   // Summed afresh each time (32 adds): a running sum in float would drift over a long call.
   float band = 0, total = 0;

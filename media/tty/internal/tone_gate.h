@@ -36,6 +36,15 @@ class TtyToneGate {
   // Feeds `n` samples of 8 kHz linear PCM (any n, including 0).
   void Process(const int16_t* pcm, size_t n);
 
+  // A frame of kFrameBlocks whole sub-blocks at a sub-block boundary (fill() == 0), for the
+  // common case of a leg without TTY: the sub-blocks' filters run side by side (independent
+  // chains: about 3x faster than Process), then the sub-blocks close in order exactly as
+  // Process would close them, stopping after the first one that changes carrier(). Returns
+  // how many sub-blocks it closed (kFrameBlocks if carrier() never changed).
+  static constexpr size_t kFrameBlocks = 4;  // 160 samples, 20 ms
+  size_t ProcessFrame(const int16_t* pcm);
+  size_t fill() const { return fill_; }
+
   bool carrier() const { return carrier_; }
   // Band/total energy ratio over the last 160 ms, in [0, 1] (0 before any sub-block).
   float ratio() const { return ratio_; }
@@ -44,6 +53,8 @@ class TtyToneGate {
 
  private:
   void CloseSubBlock();
+  // Closes a sub-block whose band and total energies are known.
+  void Close(float band, float total);
 
   // Goertzel states (s[n-1], s[n-2]) for 1400 and 1800 Hz, and the running sum of squares.
   float s1_mark_ = 0, s2_mark_ = 0, s1_space_ = 0, s2_space_ = 0, energy_ = 0;
