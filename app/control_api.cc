@@ -219,6 +219,7 @@ json ToJson(const media::LegStats& s) {
           {"jitter_us", s.jitter_us},
           {"jitter_target_ms", s.jitter_target_ms},
           {"latched", s.latched},
+          {"skipped_silent", s.skipped_silent},
           {"rtt_us", s.rtt_us},
           {"peer_fraction_lost", s.peer_fraction_lost},
           {"peer_cumulative_lost", s.peer_cumulative_lost},

@@ -196,7 +196,7 @@ std::vector<std::optional<LegStats>> MediaService::GetLegStats(std::span<const L
       continue;
     }
     stats.push_back(LegStats{c->received, c->lost, c->late, c->concealed, c->dropped, c->jitter_us,
-                             c->jitter_target_ms, c->latched, c->rtt_us, c->peer_fraction_lost,
+                             c->jitter_target_ms, c->latched, c->skipped_silent, c->rtt_us, c->peer_fraction_lost,
                              c->peer_cumulative_lost, c->peer_jitter_us});
   }
   return stats;

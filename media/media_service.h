@@ -73,7 +73,8 @@ struct LegStats {
   uint64_t dropped = 0;    // frames dropped to bound the delay, duplicates
   uint32_t jitter_us = 0;  // RFC 3550 interarrival jitter
   uint32_t jitter_target_ms = 0;
-  bool latched = false;  // sending to a latched source instead of the SDP address
+  bool latched = false;         // sending to a latched source instead of the SDP address
+  uint64_t skipped_silent = 0;  // near-silent frames skipped to give back delay (not loss)
   // From the peer's RTCP receiver reports about the stream anchord sends it.
   int64_t rtt_us = -1;          // round-trip time (LSR/DLSR); -1 = none yet
   int peer_fraction_lost = -1;  // 0..255 (1/256); -1 = no report yet

@@ -155,6 +155,7 @@ LegCounters Bridge::Stats(const LegState& leg) const {
   c.jitter_us = jb.stats().jitter_us;
   c.jitter_target_ms = jb.target() * 20;
   c.latched = leg.rtp->latched();
+  c.skipped_silent = jb.stats().skipped_silent;
   const RtcpPeerStats& peer = leg.rtp->rtcp_stats();
   c.rtt_us = peer.rtt_us;
   c.peer_fraction_lost = peer.fraction_lost;
@@ -206,6 +207,9 @@ void Bridge::Decode(LegState& leg) {
     std::memcpy(leg.in_payload, f.payload.data(), leg.in_len);
     if (leg.decoder->Decode(f.payload, pcm)) {
       leg.live = true;
+      // The buffer gives back surplus delay only on a near-silent frame: when it skips this
+      // one, the next (already buffered) is played instead; at most once per tick.
+      if (leg.rtp->jitter().SkipIfSilent(pcm)) Decode(leg);
       return;
     }
     leg.in_len = 0;

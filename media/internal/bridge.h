@@ -54,6 +54,7 @@ struct LegCounters {
   uint32_t jitter_us = 0;  // RFC 3550 interarrival jitter
   uint32_t jitter_target_ms = 0;
   bool latched = false;
+  uint64_t skipped_silent = 0;  // near-silent frames skipped to give back delay (not loss)
   // What the peer's RTCP says about the stream we send it (RtcpPeerStats).
   int64_t rtt_us = -1;          // -1 = no RTT yet
   int peer_fraction_lost = -1;  // 0..255 (1/256); -1 = no report yet

@@ -256,6 +256,44 @@ class MediaBridgeTest : public ::testing::Test {
   Pacer pacer_;
 };
 
+// --- jitter buffer shrink ----------------------------------------------------------------------
+
+// Issue 4: a buffer that holds more than it needs gives the surplus back only on near-silent
+// frames. A's first packets arrive in a burst (surplus), then it streams steadily: silence is
+// skipped (counted, not lost), a steady tone is never skipped.
+class ShrinkTest : public MediaBridgeTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ShrinkTest, SurplusGoesOnlyInSilence) {
+  const bool speech = GetParam();
+  Phone a(Codec::kPcmu, 0xA5), b(Codec::kPcmu, 0xB5);
+  const uint16_t port_a = AddLeg(LegId{1}, a);
+  AddLeg(LegId{2}, b);
+  uint32_t frame = 0;
+  auto next = [&] {
+    auto pcm = speech ? SineFrame(1000, 8000, frame) : std::vector<int16_t>(160, 0);
+    ++frame;
+    return a.NextAudio(pcm.data());
+  };
+  for (int i = 0; i < 6; ++i) a.SendTo(port_a, next());  // 120 ms at once: surplus
+  for (int i = 0; i < 200; ++i) {                        // then 4 s, one per 20 ms
+    pacer_.Wait();
+    a.SendTo(port_a, next());
+    b.Drain();
+  }
+  const auto stats = Stats(LegId{1});
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->lost, 0u);
+  EXPECT_EQ(stats->dropped, 0u);
+  if (speech) {
+    EXPECT_EQ(stats->skipped_silent, 0u) << "a speech frame was skipped";
+    EXPECT_GT(Level(b.Tail(50), 1000, 8000), 2500.0);
+  } else {
+    EXPECT_GE(stats->skipped_silent, 1u) << "the surplus was never given back in silence";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SilenceOrSpeech, ShrinkTest, ::testing::Bool());
+
 // --- transcoding ------------------------------------------------------------------------------
 
 struct CodecPair {
