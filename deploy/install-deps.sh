@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config g++ clang clang-format
   # libraries (found with pkg-config)
-  libosip2-dev libortp-dev libbctoolbox-dev libopus-dev libspandsp-dev libspeexdsp-dev libsystemd-dev liburing-dev
+  libosip2-dev libopus-dev libspandsp-dev libspeexdsp-dev libsystemd-dev liburing-dev
   libtomlplusplus-dev libexpected-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and tools for the integration tests

@@ -5,13 +5,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cstdarg>
-#include <cstdio>
 #include <future>
 #include <limits>
-#include <mutex>
-
-#include <ortp/ortp.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -20,48 +15,16 @@
 #include "media/internal/worker.h"
 
 namespace anchord::media {
-namespace {
 
 using core::Level;
 using core::Log;
 using core::Subsys;
-
-// oRTP logs from inside the data path; at most this many of its lines per second reach the
-// journal, the rest are counted and dropped (invariant 4).
-constexpr uint32_t kOrtpLinesPerSecond = 10;
-
-void OrtpLogHandler(const char*, BctbxLogLevel level, const char* fmt, va_list args) {
-  static std::atomic<uint64_t> window_start_s{0};
-  static std::atomic<uint32_t> lines{0};
-  uint64_t now_s = core::MonotonicUs() / 1'000'000u;
-  if (window_start_s.exchange(now_s) != now_s) lines.store(0);
-  if (lines.fetch_add(1) >= kOrtpLinesPerSecond) return;
-  char text[256];
-  std::vsnprintf(text, sizeof text, fmt, args);
-  Level ours = level >= BCTBX_LOG_ERROR ? Level::kError : Level::kWarning;
-  Log(ours, Subsys::kMedia, text, {{"LIBRARY", "ortp"}});
-}
-
-// ortp_init() is process-wide and not thread-safe: once, before the first session.
-void InitOrtpOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    ortp_init();
-    ortp_set_log_handler(&OrtpLogHandler);
-    // The jitter buffer logs per packet at MESSAGE level. The library's domain is "ortp";
-    // ORTP_LOG_DOMAIN would expand to "bctbx" in this translation unit.
-    bctbx_set_log_level("ortp", BCTBX_LOG_WARNING);
-  });
-}
-
-}  // namespace
 
 MediaService::MediaService(const MediaOptions& options, core::EventLoop& signaling_loop)
     : options_(options), signaling_loop_(signaling_loop) {}
 
 MediaService::~MediaService() {
   Stop();
-  // Workers that never started still own nothing of oRTP (their posted work never ran).
 }
 
 Result<std::unique_ptr<MediaService>> MediaService::Create(const MediaOptions& options,
@@ -76,7 +39,6 @@ Result<std::unique_ptr<MediaService>> MediaService::Create(const MediaOptions& o
   if (auto ok = service->ports_->Validate(); !ok) return tl::unexpected(ok.error());
   // No announcements until SetAnnouncements() (not those of an earlier service in a test).
   internal::PublishAnnouncements(std::make_shared<const internal::Announcements>());
-  InitOrtpOnce();
   for (uint32_t i = 0; i < options.workers; ++i) {
     auto loop = core::EventLoop::Create();
     if (!loop) return Fail("media worker event loop: " + loop.error().message);

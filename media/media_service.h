@@ -1,4 +1,4 @@
-// MediaService: the production MediaPlane. RTP endpoints (oRTP), G.711 (spandsp), the hold
+// MediaService: the production MediaPlane. RTP endpoints (ours, io_uring), codecs, the hold
 // tone and the per-call bridges, run by N media worker threads with a 20 ms tick each.
 //
 // Threading: Create(), Start(), Stop() and every MediaPlane method run on the signaling thread

@@ -1,5 +1,5 @@
-// RtpLeg: one leg's RTP/RTCP endpoint on its media worker. Both directions are ours; oRTP is
-// not used on the data path (media/README.md "Send" has the figures).
+// RtpLeg: one leg's RTP/RTCP endpoint on its media worker. Both directions are ours: oRTP,
+// measured and removed (media/README.md "Send" has the figures).
 //
 // Receive. With the worker's UringRing (uring_ring.h) a multishot receive stays armed on the
 // RTP socket and the ring hands the tick's datagrams over at the tick's start
