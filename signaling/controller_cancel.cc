@@ -7,6 +7,9 @@
 // IST with the 2xx, so the controller keeps its own small record of the INVITEs it accepted,
 // with their To tag, for 64*T1 after the 2xx, also past the ACK and the end of the call. Only a
 // CANCEL that matches nothing gets 481.
+#include <algorithm>
+#include <functional>
+
 #include "core/clock.h"
 #include "signaling/controller.h"
 #include "signaling/internal/controller_state.h"
@@ -14,14 +17,18 @@
 namespace anchord::signaling {
 namespace {
 
-// A CANCEL carries the INVITE's top Via branch, Call-ID, From tag and CSeq number (R3261-9.1-a).
-std::string AcceptedKey(const osip_message_t* m) {
-  return TopBranch(m) + "|" + CallIdOf(m) + "|" + FromTag(m) + "|" + std::to_string(CseqNumber(m));
+// A CANCEL carries the INVITE's top Via branch, Call-ID, From tag and CSeq number
+// (R3261-9.1-a). A 64-bit hash of them: a collision would only answer 200 instead of 481 to a
+// stray CANCEL, with no other effect.
+uint64_t AcceptedKey(const osip_message_t* m) {
+  const std::string key =
+      TopBranch(m) + "|" + CallIdOf(m) + "|" + FromTag(m) + "|" + std::to_string(CseqNumber(m));
+  return std::hash<std::string>{}(key);
 }
 
 // Drops the records whose 64*T1 are over (the oldest first).
-void Expire(std::unordered_map<std::string, std::string>& accepted,
-            std::deque<std::pair<uint64_t, std::string>>& expiry, uint64_t now_us) {
+template <class Map>
+void Expire(Map& accepted, std::deque<std::pair<uint64_t, uint64_t>>& expiry, uint64_t now_us) {
   while (!expiry.empty() && expiry.front().first <= now_us) {
     accepted.erase(expiry.front().second);
     expiry.pop_front();
@@ -52,8 +59,12 @@ void Controller::HandleCancel(TxId tx, const osip_message_t* cancel) {
 void Controller::RememberAccepted(const osip_message_t* invite, const std::string& to_tag) {
   const uint64_t now = core::MonotonicUs();
   Expire(accepted_, accepted_expiry_, now);
-  const std::string key = AcceptedKey(invite);
-  accepted_[key] = to_tag;
+  AcceptedInvite record;
+  if (to_tag.size() > record.to_tag.size()) return;  // not one of our tags: nothing to match
+  std::copy(to_tag.begin(), to_tag.end(), record.to_tag.begin());
+  record.to_tag_len = static_cast<uint8_t>(to_tag.size());
+  const uint64_t key = AcceptedKey(invite);
+  accepted_[key] = record;
   accepted_expiry_.emplace_back(now + 64ull * options_.t1_ms * core::kUsPerMs, key);
 }
 
@@ -61,7 +72,7 @@ std::optional<std::string> Controller::AcceptedToTag(const osip_message_t* cance
   Expire(accepted_, accepted_expiry_, core::MonotonicUs());
   auto it = accepted_.find(AcceptedKey(cancel));
   if (it == accepted_.end()) return std::nullopt;
-  return it->second;
+  return std::string(it->second.to_tag.data(), it->second.to_tag_len);
 }
 
 }  // namespace anchord::signaling
