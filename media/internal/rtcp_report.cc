@@ -7,6 +7,8 @@
 #include <ctime>
 #include <string>
 
+#include "media/internal/byte_order.h"
+
 namespace anchord::media::internal {
 namespace {
 
@@ -18,19 +20,6 @@ constexpr size_t kBlockBytes = 24;
 constexpr uint64_t kNtpUnixOffset = 2'208'988'800u;  // 1900-01-01 to 1970-01-01, seconds
 constexpr int32_t kMaxLost = 0x7FFFFF;
 constexpr int32_t kMinLost = -0x800000;
-
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t Be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-void Put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void Put32(uint8_t* p, uint32_t v) {
-  Put16(p, static_cast<uint16_t>(v >> 16));
-  Put16(p + 2, static_cast<uint16_t>(v));
-}
 
 size_t PutBlock(const ReportInput& in, uint8_t* p) {
   Put32(p, in.source);
