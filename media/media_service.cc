@@ -23,9 +23,7 @@ using core::Subsys;
 MediaService::MediaService(const MediaOptions& options, core::EventLoop& signaling_loop)
     : options_(options), signaling_loop_(signaling_loop) {}
 
-MediaService::~MediaService() {
-  Stop();
-}
+MediaService::~MediaService() { Stop(); }
 
 Result<std::unique_ptr<MediaService>> MediaService::Create(const MediaOptions& options,
                                                            core::EventLoop& signaling_loop,
@@ -158,8 +156,8 @@ std::vector<std::optional<LegStats>> MediaService::GetLegStats(std::span<const L
       continue;
     }
     stats.push_back(LegStats{c->received, c->lost, c->late, c->concealed, c->dropped, c->jitter_us,
-                             c->jitter_target_ms, c->latched, c->skipped_silent, c->rtt_us, c->peer_fraction_lost,
-                             c->peer_cumulative_lost, c->peer_jitter_us});
+                             c->jitter_target_ms, c->latched, c->skipped_silent, c->rtt_us,
+                             c->peer_fraction_lost, c->peer_cumulative_lost, c->peer_jitter_us});
   }
   return stats;
 }
