@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -14,6 +15,7 @@ namespace anchord::media::internal {
 namespace {
 
 std::atomic<bool> g_force_unavailable{false};
+std::atomic<bool> g_force_sendmsg{false};
 
 constexpr uint64_t kRecvTag = 1;  // low bit of user_data: a receive (legs are aligned)
 constexpr uint64_t kWaitUs = 1'000'000;
@@ -30,6 +32,10 @@ uint64_t Tag(RtpLeg& leg, uint64_t tag) { return reinterpret_cast<uintptr_t>(&le
 
 void UringRing::ForceUnavailableForTesting(bool unavailable) {
   g_force_unavailable.store(unavailable, std::memory_order_relaxed);
+}
+
+void UringRing::ForceSendmsgForTesting(bool sendmsg) {
+  g_force_sendmsg.store(sendmsg, std::memory_order_relaxed);
 }
 
 std::unique_ptr<UringRing> UringRing::Create(bool multishot_recv, std::string* why) {
@@ -65,6 +71,8 @@ std::unique_ptr<UringRing> UringRing::Create(bool multishot_recv, std::string* w
     break;
   }
   r->recv_msg_.msg_namelen = sizeof(sockaddr_in);
+  r->send_with_address_ =
+      !g_force_sendmsg.load(std::memory_order_relaxed) && r->ProbeSendWithAddress();
   return r;
 }
 
@@ -86,7 +94,13 @@ io_uring_sqe* UringRing::Sqe() {
 bool UringRing::QueueSend(RtpLeg& leg, int fd, const msghdr& msg) {
   io_uring_sqe* sqe = Sqe();
   if (sqe == nullptr) return false;
-  io_uring_prep_sendmsg(sqe, fd, &msg, MSG_DONTWAIT);
+  if (send_with_address_) {
+    io_uring_prep_send(sqe, fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, MSG_DONTWAIT);
+    io_uring_prep_send_set_addr(sqe, static_cast<const sockaddr*>(msg.msg_name),
+                                static_cast<uint16_t>(msg.msg_namelen));
+  } else {
+    io_uring_prep_sendmsg(sqe, fd, &msg, MSG_DONTWAIT);
+  }
   UseFile(sqe, leg);
   io_uring_sqe_set_data64(sqe, Tag(leg, 0));
   return true;
@@ -278,6 +292,37 @@ void UringRing::Detach(RtpLeg& leg) {
     free_files_.push_back(leg.ring_file_);
     leg.ring_file_ = -1;
   }
+}
+
+// One byte from one loopback socket to another. Kernels before 6.0 refuse the address
+// (-EINVAL); one that ignored it would fail on the unconnected socket (-EDESTADDRREQ).
+bool UringRing::ProbeSendWithAddress() {
+  const int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  const int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof to;
+  bool ok = rx >= 0 && tx >= 0 && bind(rx, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+            getsockname(rx, reinterpret_cast<sockaddr*>(&to), &len) == 0;
+  io_uring_sqe* sqe = ok ? io_uring_get_sqe(&ring_) : nullptr;
+  if (sqe != nullptr) {
+    static const uint8_t kByte = 0;
+    io_uring_prep_send(sqe, tx, &kByte, 1, MSG_DONTWAIT);
+    io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_cqe* cqe = nullptr;
+    ok = io_uring_submit_and_wait(&ring_, 1) >= 0 && io_uring_peek_cqe(&ring_, &cqe) == 0 &&
+         cqe->res == 1;
+    if (cqe != nullptr) io_uring_cqe_seen(&ring_, cqe);
+    uint8_t got = 1;
+    ok = ok && recv(rx, &got, 1, MSG_DONTWAIT) == 1;
+  } else {
+    ok = false;
+  }
+  if (rx >= 0) close(rx);
+  if (tx >= 0) close(tx);
+  return ok;
 }
 
 }  // namespace anchord::media::internal

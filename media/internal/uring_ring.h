@@ -1,8 +1,10 @@
 // UringRing: one io_uring per media worker that batches every leg's RTP send and receive of a
 // tick across sockets (per socket there is only one packet per tick, nothing to batch there).
 //
-// Send. A leg queues its datagram as an IORING_OP_SENDMSG (MSG_DONTWAIT) whose msghdr,
-// address and bytes live in the leg itself; Submit() at the end of the tick hands the whole
+// Send. A leg queues its datagram (MSG_DONTWAIT) whose msghdr, address and bytes live in the
+// leg itself: as an IORING_OP_SEND with the destination address (6.0+: the kernel copies no
+// msghdr or iovec), or an IORING_OP_SENDMSG where a probe at Create() finds no such send;
+// Submit() at the end of the tick hands the whole
 // tick's sends to the kernel in one io_uring_enter(). With MSG_DONTWAIT a UDP send never
 // waits for socket space: the kernel runs it inline during the submit (a full buffer
 // completes with -EAGAIN, as sendto() did), so its completion is already in the CQ when the
@@ -61,12 +63,16 @@ class UringRing {
   static std::unique_ptr<UringRing> Create(bool multishot_recv, std::string* why);
   // Tests: Create() fails as if the kernel refused io_uring (process-wide).
   static void ForceUnavailableForTesting(bool unavailable);
+  // Tests: rings created after this send with IORING_OP_SENDMSG (as on kernels before 6.0).
+  static void ForceSendmsgForTesting(bool sendmsg);
   ~UringRing();
   UringRing(const UringRing&) = delete;
   UringRing& operator=(const UringRing&) = delete;
 
   // Whether legs receive through the ring (false once the kernel refused multishot recvmsg).
   bool multishot_recv() const { return multishot_; }
+  // Whether sends go as IORING_OP_SEND with an address (else IORING_OP_SENDMSG).
+  bool sends_with_address() const { return send_with_address_; }
 
   // Data path. Queues leg's send of `msg` on `fd`; false when the SQ stays full even after a
   // flush (the caller sends itself). `msg` and what it points to must stay untouched until
@@ -106,11 +112,14 @@ class UringRing {
   static void UseFile(io_uring_sqe* sqe, const RtpLeg& leg);
   // Enters the kernel for events and dispatches; false after `deadline_us`.
   bool WaitOnce(uint64_t deadline_us);
+  // At Create(): whether this kernel sends a datagram by IORING_OP_SEND with an address.
+  bool ProbeSendWithAddress();
 
   io_uring ring_{};
   bool initialised_ = false;
   bool multishot_ = false;
   bool defer_taskrun_ = false;
+  bool send_with_address_ = false;
   uint64_t now_us_ = 0;
   msghdr recv_msg_{};  // the multishot receive's template: name only, no control
   std::vector<Group> groups_;

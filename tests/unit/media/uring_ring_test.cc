@@ -9,9 +9,11 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -55,11 +57,15 @@ void SendRtp(int fd, uint16_t port, uint16_t seq) {
   SendTo(fd, port, p, sizeof p);
 }
 
-class UringRingTest : public ::testing::Test {
+// Parameter: sends as IORING_OP_SENDMSG (true, kernels before 6.0) or IORING_OP_SEND with an
+// address (false, what the probe picks on 6.0+).
+class UringRingTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     std::string why;
+    UringRing::ForceSendmsgForTesting(GetParam());
     ring_ = UringRing::Create(true, &why);
+    UringRing::ForceSendmsgForTesting(false);
     if (ring_ == nullptr) GTEST_SKIP() << "no io_uring here: " << why;
     ASSERT_TRUE(ports_.Validate());
     auto peer = ports_.Allocate();
@@ -103,7 +109,7 @@ class UringRingTest : public ::testing::Test {
   bool arrived_ = false;
 };
 
-TEST_F(UringRingTest, TickSendsLeaveInOrderAndAreCountedAtTheNextPoll) {
+TEST_P(UringRingTest, TickSendsLeaveInOrderAndAreCountedAtTheNextPoll) {
   const uint8_t payload[160] = {1, 2, 3};
   for (uint32_t i = 0; i < 3; ++i) {
     ring_->Poll(now_);
@@ -128,7 +134,7 @@ TEST_F(UringRingTest, TickSendsLeaveInOrderAndAreCountedAtTheNextPoll) {
   }
 }
 
-TEST_F(UringRingTest, TwoSendsInOneTickDoNotOverwriteEachOther) {
+TEST_P(UringRingTest, TwoSendsInOneTickDoNotOverwriteEachOther) {
   uint8_t a[160];
   uint8_t b[160];
   std::memset(a, 0xAA, sizeof a);
@@ -146,7 +152,7 @@ TEST_F(UringRingTest, TwoSendsInOneTickDoNotOverwriteEachOther) {
   EXPECT_EQ(counters_.rtp_sent.load(), 2u);
 }
 
-TEST_F(UringRingTest, MultishotReceiveRoutesLikeRecvmmsg) {
+TEST_P(UringRingTest, MultishotReceiveRoutesLikeRecvmmsg) {
   ASSERT_TRUE(leg_->ring_receives());
   ring_->Submit();  // arms the receive
   for (uint16_t s = 0; s < 3; ++s) SendRtp(peer_.rtp_fd, leg_port_, s);
@@ -163,7 +169,7 @@ TEST_F(UringRingTest, MultishotReceiveRoutesLikeRecvmmsg) {
   EXPECT_EQ(leg_->incoming_ssrc(), 0x55u);
 }
 
-TEST_F(UringRingTest, AFloodIsCappedAtMaxReadsPerTick) {
+TEST_P(UringRingTest, AFloodIsCappedAtMaxReadsPerTick) {
   ring_->Submit();
   constexpr int kFlood = RtpLeg::kMaxReadsPerTick + 36;
   for (int s = 0; s < kFlood; ++s) SendRtp(peer_.rtp_fd, leg_port_, static_cast<uint16_t>(s));
@@ -180,7 +186,7 @@ TEST_F(UringRingTest, AFloodIsCappedAtMaxReadsPerTick) {
   EXPECT_EQ(counters_.rtp_garbage.load(), 36u);
 }
 
-TEST_F(UringRingTest, ALegWithPendingDatagramsCanGo) {
+TEST_P(UringRingTest, ALegWithPendingDatagramsCanGo) {
   ring_->Submit();
   for (uint16_t s = 0; s < 5; ++s) SendRtp(peer_.rtp_fd, leg_port_, s);
   const uint8_t payload[160] = {};
@@ -202,7 +208,7 @@ TEST_F(UringRingTest, ALegWithPendingDatagramsCanGo) {
 
 // Every leg's datagrams of a tick come out of one Poll(): the kernel (6.13+) runs at most 20
 // deferred receives per plain io_uring_get_events(); the rest would wait a tick each.
-TEST_F(UringRingTest, OnePollReceivesForHundredsOfLegs) {
+TEST_P(UringRingTest, OnePollReceivesForHundredsOfLegs) {
   constexpr int kLegs = 300;
   std::vector<std::unique_ptr<RtpLeg>> legs;
   std::vector<uint16_t> ports;
@@ -222,6 +228,24 @@ TEST_F(UringRingTest, OnePollReceivesForHundredsOfLegs) {
   EXPECT_EQ(counters_.rtp_received.load(), static_cast<uint64_t>(kLegs));
   for (auto& leg : legs) EXPECT_TRUE(leg->Receive(now_ + 20'000));
   legs.clear();
+}
+
+INSTANTIATE_TEST_SUITE_P(SendOp, UringRingTest, ::testing::Values(false, true),
+                         [](const auto& param_info) {
+                           return param_info.param ? "Sendmsg" : "SendTo";
+                         });
+
+TEST_P(UringRingTest, SendOpIsTheOneAsked) {
+  if (GetParam()) {
+    EXPECT_FALSE(ring_->sends_with_address());
+    return;
+  }
+  utsname u{};
+  ASSERT_EQ(uname(&u), 0);
+  // IORING_OP_SEND takes a destination address from Linux 6.0 on.
+  if (std::atoi(u.release) >= 6) {
+    EXPECT_TRUE(ring_->sends_with_address()) << u.release;
+  }
 }
 
 TEST(UringRingFallbackTest, RefusedRingMeansSendtoAndRecvmmsg) {
