@@ -102,13 +102,15 @@ class Supervisor {
     media::MediaCounters m = media_.Counters();
     ReportTicks(m);
     // A spoofed or stray RTP source is bad input too (counted per packet, never played).
-    uint64_t bad = m.rtp_garbage + m.rtp_foreign_source + stack_.counters().malformed;
+    uint64_t bad =
+        m.rtp_garbage + m.rtp_flood_dropped + m.rtp_foreign_source + stack_.counters().malformed;
     if (bad == last_bad_) return;
     last_bad_ = bad;
     Log(Level::kNotice, Subsys::kMain, "bad input counted",
         {{"SIP_MALFORMED", std::to_string(stack_.counters().malformed)},
          {"SIP_400_SENT", std::to_string(stack_.counters().bad_request_sent)},
          {"RTP_GARBAGE", std::to_string(m.rtp_garbage)},
+         {"RTP_FLOOD_DROPPED", std::to_string(m.rtp_flood_dropped)},
          {"RTP_FOREIGN_SOURCE", std::to_string(m.rtp_foreign_source)}});
   }
 

@@ -84,6 +84,7 @@ MediaCounters MediaService::Counters() const {
     add(total.rtp_received, c.rtp_received);
     add(total.rtp_sent, c.rtp_sent);
     add(total.rtp_garbage, c.rtp_garbage);
+    add(total.rtp_flood_dropped, c.rtp_flood_dropped);
     add(total.rtp_foreign_source, c.rtp_foreign_source);
     add(total.rtp_lost, c.rtp_lost);
     add(total.rtp_late, c.rtp_late);

@@ -43,6 +43,7 @@ struct MediaCounters {
   uint64_t rtp_received = 0;  // valid RTP (audio, telephone-event) from the leg's current source
   uint64_t rtp_sent = 0;
   uint64_t rtp_garbage = 0;         // dropped: not RTP, bad version, unexpected payload type
+  uint64_t rtp_flood_dropped = 0;   // dropped: over 64 datagrams for one leg in one tick
   uint64_t rtp_foreign_source = 0;  // from another address than the leg's current one: not
                                     // played (it may latch the leg, see media/README.md)
   uint64_t rtp_lost = 0;            // frames missing at their playout time

@@ -32,6 +32,7 @@ struct WorkerCounters {
   std::atomic<uint64_t> rtp_received{0};
   std::atomic<uint64_t> rtp_sent{0};
   std::atomic<uint64_t> rtp_garbage{0};
+  std::atomic<uint64_t> rtp_flood_dropped{0};  // beyond kMaxReadsPerTick in a tick (ring)
   std::atomic<uint64_t> rtp_foreign_source{0};
   std::atomic<uint64_t> rtp_lost{0};
   std::atomic<uint64_t> rtp_late{0};

@@ -177,10 +177,14 @@ bool RtpLeg::Receive(uint64_t now_us) {
 
 void RtpLeg::OnRingDatagram(const uint8_t* data, size_t len, const sockaddr_in& from,
                             uint64_t now_us) {
+  if (data == nullptr) {  // truncated, or not IPv4
+    Bump(counters_.rtp_garbage);
+    return;
+  }
   // kMaxReadsPerTick as without the ring; the kernel already took the surplus off the socket,
   // so it cannot wait there for the next tick: counted and dropped.
-  if (data == nullptr || ring_reads_ >= kMaxReadsPerTick) {
-    Bump(counters_.rtp_garbage);
+  if (ring_reads_ >= kMaxReadsPerTick) {
+    Bump(counters_.rtp_flood_dropped);
     return;
   }
   ++ring_reads_;

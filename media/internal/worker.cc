@@ -120,16 +120,18 @@ void Worker::OnTick() {
 // something went wrong) is where drops become visible in the journal.
 void Worker::ReportOnceASecond() {
   uint64_t garbage = Delta(counters_.rtp_garbage, reported_.rtp_garbage);
+  uint64_t flood = Delta(counters_.rtp_flood_dropped, reported_.rtp_flood_dropped);
   uint64_t foreign = Delta(counters_.rtp_foreign_source, reported_.rtp_foreign_source);
   uint64_t late = Delta(counters_.ticks_late, reported_.ticks_late);
   uint64_t errors = Delta(counters_.send_errors, reported_.send_errors);
   // What the jitter buffers threw away: the loss a listener hears although the socket got it.
   uint64_t rtp_late = Delta(counters_.rtp_late, reported_.rtp_late);
   uint64_t dropped = Delta(counters_.jitter_dropped, reported_.jitter_dropped);
-  if (garbage + foreign + late + errors + rtp_late + dropped == 0) return;
+  if (garbage + flood + foreign + late + errors + rtp_late + dropped == 0) return;
   Log(Level::kWarning, Subsys::kMedia, "media worker dropped or flagged packets in the last second",
       {{"WORKER", std::to_string(index_)},
        {"RTP_GARBAGE", std::to_string(garbage)},
+       {"RTP_FLOOD_DROPPED", std::to_string(flood)},
        {"RTP_FOREIGN_SOURCE", std::to_string(foreign)},
        {"TICKS_LATE", std::to_string(late)},
        {"SEND_ERRORS", std::to_string(errors)},
