@@ -181,8 +181,9 @@ void Bridge::Tick(uint64_t tick, uint32_t elapsed, uint64_t now_us) {
 void Bridge::PullLeg(LegState& leg, uint32_t elapsed, uint64_t now_us) {
   // Every leg is pulled, connected or not: it drains the socket and keeps the buffer bounded.
   const bool arrived = leg.rtp->Receive(now_us);
-  // Ticks the worker skipped: their frames were due and are gone (no burst of old audio).
-  for (uint32_t i = 1; i < elapsed; ++i) (void)leg.rtp->jitter().Pop();
+  // Ticks the worker skipped: their frames were due and are gone (no burst of old audio),
+  // counted as dropped.
+  for (uint32_t i = 1; i < elapsed; ++i) leg.rtp->jitter().DropDue();
   Decode(leg);
   NoteJitterStats(leg);
   WatchLeg(leg, arrived, now_us);

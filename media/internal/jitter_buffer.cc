@@ -130,6 +130,10 @@ void JitterBuffer::Adapt() {
   }
 }
 
+void JitterBuffer::DropDue() {
+  if (Pop().kind == Kind::kPacket) ++stats_.dropped;
+}
+
 JitterBuffer::Frame JitterBuffer::Pop() {
   Frame frame;
   popped_packet_ = false;

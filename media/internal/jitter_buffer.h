@@ -100,6 +100,9 @@ class JitterBuffer {
   void Put(uint16_t seq, uint32_t ts, std::span<const uint8_t> payload, uint64_t now_us);
   // The frame for this tick.
   Frame Pop();
+  // Pops a frame that was due while the worker could not play it (a stalled tick) and throws
+  // it away: counted in `dropped` when it was a packet (in `lost` when missing, as Pop does).
+  void DropDue();
   // Call after decoding a kPacket frame from Pop() into `pcm` (16-bit linear, any rate, one
   // frame). Returns true when the buffer used that frame to shrink its delay: a shrink was
   // armed, `pcm` is near-silent (mean power < kSilenceDbm0) and the next frame is buffered.

@@ -53,6 +53,23 @@ TEST(JitterBufferTest, MissingFrameIsReportedWithTheNextForFec) {
   EXPECT_EQ(jb.stats().lost, 1u);
 }
 
+// A stalled worker's skipped ticks: the frames that were due go, and are counted (issue 4).
+TEST(JitterBufferTest, FramesDueInSkippedTicksAreCountedAsDroppedOrLost) {
+  JitterBuffer jb;
+  for (uint16_t seq = 10; seq < 16; ++seq) {
+    if (seq != 13) Put(jb, seq, 0);
+  }
+  EXPECT_EQ(jb.Pop().kind, Kind::kPacket);  // 10
+  jb.DropDue();                             // 11: buffered, thrown away
+  jb.DropDue();                             // 12: buffered, thrown away
+  jb.DropDue();                             // 13: never arrived
+  EXPECT_EQ(jb.stats().dropped, 2u);
+  EXPECT_EQ(jb.stats().lost, 1u);
+  auto f = jb.Pop();  // playout goes on where the grid is
+  ASSERT_EQ(f.kind, Kind::kPacket);
+  EXPECT_EQ(f.payload[0], 14);
+}
+
 TEST(JitterBufferTest, LatePacketGrowsTheDelayByOneStall) {
   JitterBuffer jb;
   Put(jb, 0, 0);
