@@ -3,8 +3,9 @@
 window (perf.data from `run_bench.py --perf`) into categories, by the whole call chain.
 
 The kernel part of each chain is complete (kernel frame pointers), so a sample under
-`__sys_sendmsg` counts as "send syscall" whatever it does below (on loopback that includes
-delivering to the receiver's socket). User frames of a RelWithDebInfo build have no frame
+`__sys_sendmsg` counts as "send syscall" whatever it does below, except the loopback delivery
+into the receiver's socket (the softirq a send on lo runs before it returns), which has a
+category of its own: it is the peer's receive work, charged to the sender on lo. User frames of a RelWithDebInfo build have no frame
 pointers, so user samples are classified by their leaf symbol and library only.
 
     perf_breakdown.py perf.data TID START,END      # seconds on perf's clock (CLOCK_MONOTONIC)
@@ -17,13 +18,18 @@ import sys
 
 # (category, test on the chain's frames: list of (symbol, dso), leaf first). First match wins.
 KERNEL_RULES = [
+    # On loopback a send runs the receiver's whole UDP input (softirq at the sender's
+    # local_bh_enable): the peer's work, charged to whoever sent. Split out so a server's own
+    # work can be compared without it (a NIC would do it in its own softirq).
+    ("loopback delivery into the peer's socket (softirq)",
+     ("net_rx_action", "process_backlog", "__netif_receive_skb")),
     # io_uring (media/internal/uring_ring.h): the same socket work, reached from io_uring_enter.
-    ("io_uring send (io_sendmsg, incl. loopback delivery)", ("io_sendmsg", "io_send")),
+    ("io_uring send (UDP/IP output; IORING_OP_SEND or SENDMSG)", ("io_sendmsg", "io_send")),
     ("io_uring recv (io_recvmsg, deferred task work)", ("io_recvmsg", "io_recv")),
     ("io_uring other (enter, poll wake-ups, CQEs)",
      ("io_uring_enter", "__do_sys_io_uring_enter", "__x64_sys_io_uring_enter", "io_poll",
       "io_run_local_work", "__io_run_local_work")),
-    ("send syscall (sendmsg/sendto, incl. loopback delivery)",
+    ("send syscall (sendmsg/sendto: UDP/IP output)",
      ("__sys_sendmsg", "__sys_sendto", "__sys_sendmmsg", "__x64_sys_sendto", "__libc_sendmsg",
       "__libc_sendto")),
     ("recv syscall (recvfrom/recvmsg/recvmmsg)",
