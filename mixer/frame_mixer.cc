@@ -54,6 +54,9 @@ float GainAt(size_t n, size_t k, float g0, float g1) {
 
 }  // namespace
 
+// Working memory of one Mix(): nothing in it outlives the call (faded copies, the total, the
+// sink for unheard outputs; `zero` is never written), so all mixers of a thread share one.
+// Per bridge it was 38 KiB of RSS per call, and a worker's tick walked a copy per bridge.
 struct FrameMixer::Scratch {
   int16_t faded[kMaxSlots][kMaxSamples];
   int16_t zero[kMaxSamples];
@@ -61,12 +64,15 @@ struct FrameMixer::Scratch {
   int32_t total[kMaxSamples];
 };
 
+FrameMixer::Scratch& FrameMixer::ThreadScratch() {
+  static thread_local Scratch scratch{};  // zero-initialised, no constructor to run
+  return scratch;
+}
+
 FrameMixer::FrameMixer(Kernels kernels, FrameMixerOptions options)
     : kernels_(kernels),
       release_per_frame_(static_cast<float>(std::max<uint32_t>(options.frame_ms, 1)) /
-                         static_cast<float>(std::max<uint32_t>(options.release_ms, 1))),
-      scratch_(std::make_unique<Scratch>()) {
-  std::memset(scratch_.get(), 0, sizeof(Scratch));
+                         static_cast<float>(std::max<uint32_t>(options.release_ms, 1))) {
   gain_.fill(kUnity);
   share_.fill(kNoOutput);
 }
@@ -110,7 +116,7 @@ void FrameMixer::PrepareSources(const Frame& frame) {
       source_[k] = frame.in[k];  // nullptr when absent
     } else {
       PrepareFaded(frame, k, fade_in, fade_out, hold);
-      source_[k] = scratch_->faded[k];
+      source_[k] = ThreadScratch().faded[k];
     }
   }
 }
@@ -120,7 +126,7 @@ void FrameMixer::PrepareFaded(const Frame& frame, size_t slot, bool fade_in, boo
   const int64_t n = static_cast<int64_t>(frame.n_samples);
   const int16_t* in = frame.in[slot];
   const int64_t held = hold ? last_sample_[slot] : 0;
-  int16_t* faded = scratch_->faded[slot];
+  int16_t* faded = ThreadScratch().faded[slot];
   for (int64_t s = 0; s < n; ++s) {
     int64_t v = DivRound(held * (n - 1 - s), n);
     if (in != nullptr) {
@@ -141,7 +147,7 @@ void FrameMixer::RunKernel(const Frame& frame) {
     if (source_[k] != nullptr) {
       share_[k] = frame.out[k] != nullptr ? static_cast<uint8_t>(k) : kNoOutput;
       in[n] = source_[k];
-      out[n++] = frame.out[k] != nullptr ? frame.out[k] : scratch_->sink;
+      out[n++] = frame.out[k] != nullptr ? frame.out[k] : ThreadScratch().sink;
     } else if (frame.out[k] != nullptr) {
       // Listen-only: share with the first earlier listen-only output at the same gain.
       share_[k] = static_cast<uint8_t>(k);
@@ -156,7 +162,7 @@ void FrameMixer::RunKernel(const Frame& frame) {
   }
   // At most kMaxSlots sources, and the zero source is added only when a slot is not a source.
   if (unity_listener < kMaxSlots) {
-    in[n] = scratch_->zero;
+    in[n] = ThreadScratch().zero;
     out[n++] = frame.out[unity_listener];
   }
   bool saturated = false;
@@ -180,7 +186,7 @@ void FrameMixer::Limit(const Frame& frame, bool saturated) {
 
 void FrameMixer::ComputeTotal(size_t n_samples) {
   if (total_ready_) return;
-  int32_t* total = scratch_->total;
+  int32_t* total = ThreadScratch().total;
   std::fill(total, total + n_samples, 0);
   for (const int16_t* src : source_) {
     if (src == nullptr) continue;
@@ -191,7 +197,7 @@ void FrameMixer::ComputeTotal(size_t n_samples) {
 
 void FrameMixer::LimitOutput(size_t n_samples, const int16_t* own, int16_t* out, float& gain) {
   ComputeTotal(n_samples);
-  const int32_t* total = scratch_->total;
+  const int32_t* total = ThreadScratch().total;
   auto diff = [&](size_t s) { return total[s] - (own != nullptr ? own[s] : 0); };
   int32_t peak = 0;
   for (size_t s = 0; s < n_samples; ++s) peak = std::max(peak, std::abs(diff(s)));

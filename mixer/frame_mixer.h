@@ -22,14 +22,14 @@
 // - Listen-only outputs (slots with out but no audio this frame) at the same limiter gain are
 //   computed once and copied; the share map says so (encode once per distinct (codec, mix)).
 //
-// Thread: one media worker owns a FrameMixer; not thread-safe. Allocates only in the
-// constructor; Mix() does not allocate, lock, throw or log.
+// Thread: one media worker owns a FrameMixer; not thread-safe. Never allocates: the working
+// memory of a Mix() (38 KiB) is one per thread, shared by the thread's mixers. Mix() does not
+// allocate, lock, throw or log.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 
 #include "mixer/mix.h"
 
@@ -103,9 +103,10 @@ class FrameMixer {
   void ComputeTotal(size_t n_samples);
   void FinishFrame(const Frame& frame);
 
+  static Scratch& ThreadScratch();
+
   Kernels kernels_;
   float release_per_frame_;
-  std::unique_ptr<Scratch> scratch_;
   Counters counters_;
   ShareMap share_{};
   // Per slot, across frames.

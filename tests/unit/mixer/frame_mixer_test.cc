@@ -8,6 +8,7 @@
 #include <new>
 #include <numbers>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -334,6 +335,59 @@ TEST(FrameMixerTest, EveryKernelGivesTheSameFrames) {
     if (want.empty()) want.push_back(got);
     ASSERT_EQ(got, want[0]) << IsaName(k.isa);
   }
+}
+
+// One bridge's random frames: loud parties that start, stop and end (fades, the limiter: the
+// parts of Mix() that use its working memory), one frame per Step().
+class RandomBridge {
+ public:
+  explicit RandomBridge(unsigned seed) : h_(BestKernels()), rng_(seed) {}
+  void Step() {
+    std::uniform_int_distribution<int> loud(-20000, 20000);
+    std::bernoulli_distribution coin(0.2);
+    for (size_t j = 0; j < 8; ++j) {
+      for (int16_t& v : h_.in(j)) v = static_cast<int16_t>(loud(rng_));
+      const bool talk = coin(rng_) || j < 3;
+      h_.Set(j, talk, j % 2 == 0 || !talk, talk && coin(rng_));
+    }
+    h_.Mix();
+    for (size_t j = 0; j < 8; ++j) heard_.insert(heard_.end(), h_.out(j).begin(), h_.out(j).end());
+  }
+  const std::vector<int16_t>& heard() const { return heard_; }
+  const FrameMixer& mixer() { return h_.mixer(); }
+
+ private:
+  Harness h_;
+  std::mt19937 rng_;
+  std::vector<int16_t> heard_;
+};
+
+// The working memory of a Mix() is one per thread (frame_mixer.cc): bridges that take turns on
+// a thread, or run on two threads at once, hear exactly what each would alone.
+TEST(FrameMixerTest, MixersOnOneThreadOrTwoDoNotDisturbEachOther) {
+  constexpr size_t kFrames = 300;
+  RandomBridge alone_a(11), alone_b(12);
+  for (size_t f = 0; f < kFrames; ++f) alone_a.Step();
+  for (size_t f = 0; f < kFrames; ++f) alone_b.Step();
+  ASSERT_GT(alone_a.mixer().counters().limited_outputs, 0u);  // the limiter ran
+  ASSERT_GT(alone_a.mixer().counters().fades_in, 0u);         // and so did the fades
+
+  RandomBridge turn_a(11), turn_b(12);
+  for (size_t f = 0; f < kFrames; ++f) {
+    turn_a.Step();
+    turn_b.Step();
+  }
+  EXPECT_EQ(turn_a.heard(), alone_a.heard());
+  EXPECT_EQ(turn_b.heard(), alone_b.heard());
+
+  RandomBridge thread_a(11), thread_b(12);
+  std::thread other([&] {
+    for (size_t f = 0; f < kFrames; ++f) thread_b.Step();
+  });
+  for (size_t f = 0; f < kFrames; ++f) thread_a.Step();
+  other.join();
+  EXPECT_EQ(thread_a.heard(), alone_a.heard());
+  EXPECT_EQ(thread_b.heard(), alone_b.heard());
 }
 
 // No allocation after construction (DESIGN invariant 4).
