@@ -98,7 +98,7 @@ void Bridge::UpdateRate() {
   for (auto& leg : legs_) {
     BuildCodecs(*leg);
     if (leg->tone) leg->tone = leg->tone->AtRate(rate_hz_);  // an announcement continues
-    if (leg->dtmf_tone) leg->dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);  // cut
+    if (leg->dtmf_tone) leg->dtmf_tone.emplace(rate_hz_);    // a digit in progress is cut
   }
   for (size_t s = 0; s < by_slot_.size(); ++s) mixer_.Clear(s);
 }
@@ -110,8 +110,8 @@ bool Bridge::SetRemote(LegState& leg, const RemoteMedia& remote) {
   // In-band DTMF only for a leg without telephone-event; built here, not when a digit starts.
   if (remote.telephone_event_pt != 0) {
     leg.dtmf_tone.reset();
-  } else if (leg.dtmf_tone == nullptr) {
-    leg.dtmf_tone = std::make_unique<DtmfGenerator>(rate_hz_);
+  } else if (!leg.dtmf_tone) {
+    leg.dtmf_tone.emplace(rate_hz_);
   }
   const int rate = rate_hz_;
   UpdateRate();
@@ -296,7 +296,7 @@ void Bridge::StartEvent(const LegState& source, uint8_t event) {
     if (other->rtp->telephone_event_pt() != 0) {
       other->dtmf_out.Start(event, other->send_ts);
       other->dtmf_source = source.id;
-    } else if (digit != '\0' && other->dtmf_tone != nullptr) {
+    } else if (digit != '\0' && other->dtmf_tone) {
       other->dtmf_tone->Start(digit, source.id);
     }
   }
@@ -397,7 +397,7 @@ void Bridge::ProduceOutput(LegState& leg, uint64_t tick) {
   // An RFC 4733 event toward this leg replaces its audio while it lasts.
   if (leg.dtmf_out.active() && SendEvent(leg)) return;
   // In-band DTMF toward a leg without telephone-event replaces its audio while it lasts.
-  if (leg.dtmf_tone != nullptr && leg.dtmf_tone->active()) {
+  if (leg.dtmf_tone && leg.dtmf_tone->active()) {
     if (EncodeDtmfTone(leg)) leg.rtp->Send(leg.out_payload, leg.out_len, leg.send_ts);
     return;
   }

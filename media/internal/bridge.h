@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/ids.h"
@@ -82,9 +83,11 @@ struct LegState {
   GapMeter gap;
   // RFC 4733 forwarding toward this leg, and the source's event generation already forwarded.
   TelephoneEventSender dtmf_out;
-  // In-band DTMF toward this leg when it has no telephone-event (replaces its audio); null
-  // for a leg with telephone-event or without a remote yet.
-  std::unique_ptr<DtmfGenerator> dtmf_tone;
+  // In-band DTMF toward this leg when it has no telephone-event (replaces its audio); empty
+  // for a leg with telephone-event or without a remote yet. Held in place, not on the heap:
+  // every tick asks whether it is active, and a pointer there was a cache miss per leg and
+  // tick with hundreds of calls on a worker (perf: 1.8 % of the worker at 400 calls).
+  std::optional<DtmfGenerator> dtmf_tone;
   LegId dtmf_source{};
   uint32_t dtmf_generation = 0;
   uint64_t shared_tick = 0;  // tick whose out_payload is the plain encoded mix (sharable)
