@@ -3,12 +3,11 @@
 //
 // Send. A leg queues its datagram (MSG_DONTWAIT) whose msghdr, address and bytes live in the
 // leg itself: as an IORING_OP_SEND with the destination address (6.0+: the kernel copies no
-// msghdr or iovec), or an IORING_OP_SENDMSG where a probe at Create() finds no such send;
-// Submit() at the end of the tick hands the whole
-// tick's sends to the kernel in one io_uring_enter(). With MSG_DONTWAIT a UDP send never
-// waits for socket space: the kernel runs it inline during the submit (a full buffer
-// completes with -EAGAIN, as sendto() did), so its completion is already in the CQ when the
-// next tick's Poll() reads it. A leg that must rewrite its buffer before that (two packets in
+// msghdr or iovec), or an IORING_OP_SENDMSG where a probe at Create() finds no such send.
+// Submit() at the end of the tick hands the whole tick's sends to the kernel in one
+// io_uring_enter(). With MSG_DONTWAIT a UDP send never waits for socket space: the kernel
+// runs it inline during the submit (a full buffer completes with -EAGAIN, as sendto() did),
+// so its completion is already in the CQ when the next tick's Poll() reads it. A leg that must rewrite its buffer before that (two packets in
 // one tick, a test) calls WaitSend() first.
 //
 // Receive. Each leg's RTP socket has one multishot IORING_OP_RECVMSG armed (kernel 6.0+)
